@@ -1,0 +1,452 @@
+"""Resources of both APIs as frozen dataclasses, and the drafts we send.
+
+Built by the clients (`katana`, `woo`) with `from_api(payload)`, read by the engines and the runner.
+Each resource keeps the payload it came from in `.raw` (not compared, not shown), so a field this
+SDK does not model is never lost. Katana sends quantities and money as decimal strings
+("7.00000"); they become `Decimal`, never float. WooCommerce sends dates without an offset; the
+`_gmt` twins are read and made aware UTC datetimes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+__all__ = [
+    "dec", "parse_datetime", "Location", "Factory", "Variant", "InventoryRow", "StockAdjustment",
+    "StockAdjustmentRow", "SalesOrder", "SalesOrderRow", "Customer", "TaxRate", "SalesOrderDraft",
+    "SalesOrderRowDraft", "AddressDraft", "CustomerDraft", "WooOrder", "WooLineItem", "WooProduct",
+    "StockWrite", "StockWriteResult",
+]
+
+_raw = dict(default_factory=dict, repr=False, compare=False)
+
+
+def dec(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
+    """A Decimal from Katana's strings or numbers; `default` where the value is absent or bad."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return default
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """ISO 8601 to an aware datetime; a value without offset (WooCommerce's `_gmt`) is UTC."""
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+# --- Katana --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Location:
+    id: int
+    name: str
+    sales_allowed: bool = True
+    is_primary: bool = False
+    deleted_at: datetime | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "Location":
+        return cls(int(p["id"]), str(p.get("name") or ""), bool(p.get("sales_allowed", True)),
+                   bool(p.get("is_primary", False)), parse_datetime(p.get("deleted_at")), dict(p))
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.id})"
+
+
+@dataclass(frozen=True)
+class Factory:
+    default_sales_location_id: int | None
+    base_currency_code: str | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "Factory":
+        return cls(_opt_int(p.get("default_sales_location_id")), p.get("base_currency_code"), dict(p))
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: int
+    sku: str | None
+    product_id: int | None = None
+    material_id: int | None = None
+    type: str | None = None
+    deleted_at: datetime | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "Variant":
+        return cls(int(p["id"]), p.get("sku"), _opt_int(p.get("product_id")), _opt_int(p.get("material_id")),
+                   p.get("type"), parse_datetime(p.get("deleted_at")), dict(p))
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    variant_id: int
+    location_id: int
+    quantity_in_stock: Decimal = Decimal(0)
+    quantity_committed: Decimal = Decimal(0)
+    quantity_expected: Decimal = Decimal(0)
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @property
+    def available(self) -> Decimal:
+        """What Katana's own e-commerce sync pushes: in stock minus committed."""
+        return self.quantity_in_stock - self.quantity_committed
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "InventoryRow":
+        return cls(int(p["variant_id"]), int(p["location_id"]), dec(p.get("quantity_in_stock")),
+                   dec(p.get("quantity_committed")), dec(p.get("quantity_expected")), dict(p))
+
+
+@dataclass(frozen=True)
+class StockAdjustmentRow:
+    variant_id: int
+    quantity: Decimal
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class StockAdjustment:
+    id: int
+    stock_adjustment_number: str
+    location_id: int
+    rows: tuple[StockAdjustmentRow, ...] = ()
+    deleted_at: datetime | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "StockAdjustment":
+        rows = tuple(StockAdjustmentRow(int(r["variant_id"]), dec(r.get("quantity")), _opt_int(r.get("id")))
+                     for r in p.get("stock_adjustment_rows") or ())
+        return cls(int(p["id"]), str(p.get("stock_adjustment_number") or ""), int(p["location_id"]), rows,
+                   parse_datetime(p.get("deleted_at")), dict(p))
+
+
+@dataclass(frozen=True)
+class SalesOrderRow:
+    id: int
+    variant_id: int
+    quantity: Decimal
+    location_id: int | None = None
+    price_per_unit: Decimal | None = None
+    tax_rate_id: int | None = None
+    linked_manufacturing_order_id: int | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "SalesOrderRow":
+        return cls(int(p["id"]), int(p["variant_id"]), dec(p.get("quantity")), _opt_int(p.get("location_id")),
+                   dec(p.get("price_per_unit"), None), _opt_int(p.get("tax_rate_id")),
+                   _opt_int(p.get("linked_manufacturing_order_id")), dict(p))
+
+
+OPEN_SO_STATUSES = frozenset({"NOT_SHIPPED", "PENDING"})
+
+
+@dataclass(frozen=True)
+class SalesOrder:
+    id: int
+    order_no: str
+    customer_id: int | None
+    location_id: int | None
+    status: str
+    ecommerce_order_type: str | None = None
+    ecommerce_store_name: str | None = None
+    ecommerce_order_id: str | None = None
+    deleted_at: datetime | None = None
+    rows: tuple[SalesOrderRow, ...] = ()
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @property
+    def is_open(self) -> bool:
+        """Ship From can still move: Katana allows location changes only in these statuses."""
+        return self.status in OPEN_SO_STATUSES and self.deleted_at is None
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "SalesOrder":
+        ecommerce_id = p.get("ecommerce_order_id")
+        return cls(int(p["id"]), str(p.get("order_no") or ""), _opt_int(p.get("customer_id")),
+                   _opt_int(p.get("location_id")), str(p.get("status") or ""), p.get("ecommerce_order_type"),
+                   p.get("ecommerce_store_name"), None if ecommerce_id is None else str(ecommerce_id),
+                   parse_datetime(p.get("deleted_at")),
+                   tuple(SalesOrderRow.from_api(r) for r in p.get("sales_order_rows") or ()), dict(p))
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: int
+    name: str
+    email: str | None = None
+    reference_id: str | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "Customer":
+        return cls(int(p["id"]), str(p.get("name") or ""), p.get("email"), p.get("reference_id"), dict(p))
+
+
+@dataclass(frozen=True)
+class TaxRate:
+    id: int
+    rate: Decimal
+    name: str | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "TaxRate":
+        return cls(int(p["id"]), dec(p.get("rate")), p.get("name"), dict(p))
+
+
+# --- what we send to Katana (only fields the gateway accepts: it rejects unknown ones with 422) ---
+
+def _num(value: Decimal | int | float) -> int | float:
+    """Katana request bodies take JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _drop_none(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class AddressDraft:
+    entity_type: str  # "billing" | "shipping"
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    line_1: str | None = None
+    line_2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return _drop_none({k: (v or None) if k != "entity_type" else v for k, v in self.__dict__.items()})
+
+
+@dataclass(frozen=True)
+class SalesOrderRowDraft:
+    variant_id: int
+    quantity: Decimal
+    price_per_unit: Decimal | None = None
+    tax_rate_id: int | None = None
+    total_discount: Decimal | None = None
+    location_id: int | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return _drop_none({
+            "variant_id": self.variant_id, "quantity": _num(self.quantity),
+            "price_per_unit": None if self.price_per_unit is None else _num(self.price_per_unit),
+            "tax_rate_id": self.tax_rate_id,
+            "total_discount": None if not self.total_discount else _num(self.total_discount),
+            "location_id": self.location_id,
+        })
+
+
+@dataclass(frozen=True)
+class SalesOrderDraft:
+    order_no: str
+    customer_id: int
+    location_id: int
+    rows: tuple[SalesOrderRowDraft, ...]
+    ecommerce_store_name: str
+    ecommerce_order_id: str
+    order_created_date: datetime | None = None
+    delivery_date: datetime | None = None
+    currency: str | None = None
+    addresses: tuple[AddressDraft, ...] = ()
+    additional_info: str | None = None
+    customer_ref: str | None = None
+    ecommerce_order_type: str = "wooCommerce"  # the exact literal Katana recognises and deep-links
+
+    def to_api(self) -> dict[str, Any]:
+        return _drop_none({
+            "order_no": self.order_no, "customer_id": self.customer_id, "location_id": self.location_id,
+            "order_created_date": _iso(self.order_created_date), "delivery_date": _iso(self.delivery_date),
+            "currency": self.currency, "status": "NOT_SHIPPED",
+            "customer_ref": self.customer_ref, "additional_info": self.additional_info,
+            "ecommerce_order_type": self.ecommerce_order_type,
+            "ecommerce_store_name": self.ecommerce_store_name,
+            "ecommerce_order_id": str(self.ecommerce_order_id),
+            "addresses": [a.to_api() for a in self.addresses] or None,
+            "sales_order_rows": [r.to_api() for r in self.rows],
+        })
+
+
+@dataclass(frozen=True)
+class CustomerDraft:
+    name: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    currency: str | None = None
+    reference_id: str | None = None
+    category: str | None = "WooCommerce"
+    addresses: tuple[AddressDraft, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        body = {k: (v or None) for k, v in self.__dict__.items() if k != "addresses"}
+        body["name"] = self.name
+        body["addresses"] = [a.to_api() for a in self.addresses] or None
+        return _drop_none(body)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# --- WooCommerce ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WooLineItem:
+    id: int
+    name: str
+    product_id: int
+    variation_id: int
+    quantity: int
+    sku: str | None            # the product's CURRENT sku; None once the product is deleted
+    subtotal: Decimal          # before discounts, ex tax
+    subtotal_tax: Decimal
+    total: Decimal             # after discounts, ex tax
+    total_tax: Decimal
+    taxes: tuple[Mapping[str, Any], ...] = ()
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "WooLineItem":
+        return cls(int(p.get("id") or 0), str(p.get("name") or ""), _opt_int(p.get("product_id")) or 0,
+                   _opt_int(p.get("variation_id")) or 0, int(p.get("quantity") or 0), p.get("sku") or None,
+                   dec(p.get("subtotal")), dec(p.get("subtotal_tax")), dec(p.get("total")),
+                   dec(p.get("total_tax")), tuple(p.get("taxes") or ()), dict(p))
+
+
+@dataclass(frozen=True)
+class WooOrder:
+    id: int
+    number: str
+    status: str
+    currency: str
+    prices_include_tax: bool
+    date_created_gmt: datetime | None
+    date_modified_gmt: datetime | None
+    customer_id: int
+    billing: Mapping[str, Any]
+    shipping: Mapping[str, Any]
+    line_items: tuple[WooLineItem, ...]
+    shipping_total: Decimal = Decimal(0)
+    shipping_tax: Decimal = Decimal(0)
+    discount_total: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    shipping_lines: tuple[Mapping[str, Any], ...] = ()
+    fee_lines: tuple[Mapping[str, Any], ...] = ()
+    coupon_lines: tuple[Mapping[str, Any], ...] = ()
+    tax_lines: tuple[Mapping[str, Any], ...] = ()
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "WooOrder":
+        return cls(
+            int(p["id"]), str(p.get("number") or p["id"]), str(p.get("status") or ""), str(p.get("currency") or ""),
+            bool(p.get("prices_include_tax")), parse_datetime(p.get("date_created_gmt")),
+            parse_datetime(p.get("date_modified_gmt")), int(p.get("customer_id") or 0),
+            dict(p.get("billing") or {}), dict(p.get("shipping") or {}),
+            tuple(WooLineItem.from_api(li) for li in p.get("line_items") or ()),
+            dec(p.get("shipping_total")), dec(p.get("shipping_tax")), dec(p.get("discount_total")),
+            dec(p.get("total")), tuple(p.get("shipping_lines") or ()), tuple(p.get("fee_lines") or ()),
+            tuple(p.get("coupon_lines") or ()), tuple(p.get("tax_lines") or ()), dict(p))
+
+    def __repr__(self) -> str:  # one line in a notebook; no addresses or emails
+        return (f"WooOrder(id={self.id}, number={self.number!r}, status={self.status!r}, "
+                f"lines={len(self.line_items)}, total={self.total} {self.currency})")
+
+
+@dataclass(frozen=True)
+class WooProduct:
+    """A product or a variation (`type == "variation"`, `parent_id` set)."""
+
+    id: int
+    sku: str
+    type: str
+    parent_id: int
+    manage_stock: bool | str       # True, False, or "parent" (a variation whose parent manages stock)
+    stock_quantity: int | None
+    stock_status: str | None = None
+    name: str = ""
+    variations: tuple[int, ...] = ()
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @property
+    def is_variation(self) -> bool:
+        return self.type == "variation" or (self.parent_id > 0 and self.type not in ("simple", "variable"))
+
+    @property
+    def stock_managed_by(self) -> int | None:
+        """The id whose stock a write must change, or None where stock is not managed."""
+        if self.manage_stock == "parent":
+            return self.parent_id
+        return self.id if self.manage_stock is True else None
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any], *, parent_id: int | None = None) -> "WooProduct":
+        manage = p.get("manage_stock")
+        manage = "parent" if manage == "parent" else bool(manage)
+        pid = _opt_int(p.get("parent_id")) or parent_id or 0
+        kind = p.get("type") or ("variation" if parent_id else "simple")
+        return cls(int(p["id"]), str(p.get("sku") or ""), str(kind), pid, manage, _opt_int(p.get("stock_quantity")),
+                   p.get("stock_status"), str(p.get("name") or ""), tuple(int(v) for v in p.get("variations") or ()),
+                   dict(p))
+
+
+@dataclass(frozen=True)
+class StockWrite:
+    """Set `product_id`'s stock to `quantity`; `parent_id` is set for a variation."""
+
+    product_id: int
+    quantity: int
+    parent_id: int | None = None
+    sku: str = ""
+
+
+@dataclass(frozen=True)
+class StockWriteResult:
+    write: StockWrite
+    applied: bool
+    reason: str | None = None            # why not applied: the store's error, or "ignored by the store"
+    error_code: str | None = None
+    echoed_quantity: int | None = None
