@@ -1,0 +1,435 @@
+"""What a run intends to do (`Plan`) and what it did (`Report`), as immutable data.
+
+`runner.Runner.plan()` builds a `Plan` by reading only; `Runner.apply()` executes exactly its
+actions after re-checking each one, and returns a `Report`. Both serialise to JSON (`plan --out`,
+`apply plan.json`, `--json`) and are rendered for people by `report` (text, Markdown for a pull
+request comment, HTML for notebooks). Nothing here talks to an API.
+
+An `Action` carries a `fingerprint` of the data it was computed from. Applying a saved plan
+re-plans first; an action whose fingerprint changed is never applied as saved: its fresh version
+is applied instead and reported as `replanned`, and an action that no longer exists is dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+PLAN_FORMAT = 1
+
+# Mapping kinds shown per store.
+NEW, UNCHANGED, REMAP, BLOCKED, INVALID, DISABLED = "new", "unchanged", "remap", "blocked", "invalid", "disabled"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-able inputs."""
+    text = json.dumps(parts, sort_keys=True, default=_json_default, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def to_jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+@dataclass(frozen=True)
+class LocationRef:
+    id: int
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.id})"
+
+
+@dataclass(frozen=True)
+class MappingPlan:
+    """The store's location mapping: new, unchanged, remap A -> B, blocked, invalid or disabled."""
+
+    kind: str
+    to_location: LocationRef | None = None
+    from_location: LocationRef | None = None
+    reason: str = ""
+    message: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == REMAP:
+            return f"remap {self.from_location} -> {self.to_location}"
+        if self.kind in (NEW, UNCHANGED):
+            return f"{self.kind}: {self.to_location}"
+        return f"{self.kind}: {self.message or self.reason}"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change a run will make. `key` is unique within the store."""
+
+    store: str
+    kind: str            # "mapping" | "order.import" | "stock.initial_import" | "stock.push"
+    key: str             # "mapping", "order:27", "initial-import", "stock-push"
+    summary: str
+    before: Any = None
+    after: Any = None
+    fingerprint: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Action({self.store}: {self.kind} {self.key}: {self.summary})"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An order that cannot be imported yet, and why. Retried every run; never dropped."""
+
+    store: str
+    woo_order_id: int
+    number: str
+    reason: str          # "unknown_sku" | "deleted_product" | "no_customer" | "create_failed" | ...
+    detail: str
+
+    def __str__(self) -> str:
+        return f"order #{self.number} held ({self.reason}): {self.detail}"
+
+
+@dataclass(frozen=True)
+class StorePlan:
+    store: str
+    mapping: MappingPlan
+    actions: tuple[Action, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: Mapping[str, Any] = field(default_factory=dict)  # unmatched SKU lists, counts
+    error: str | None = None
+    config_hash: str = ""
+
+    @property
+    def status(self) -> str:
+        """ok | changes | attention | blocked | error | disabled."""
+        if self.mapping.kind == DISABLED:
+            return "disabled"
+        if self.error or self.mapping.kind == INVALID:
+            return "error"
+        if self.mapping.kind == BLOCKED:
+            return "blocked"
+        if self.actions:
+            return "changes"
+        if self.holds or self.warnings:
+            return "attention"
+        return "ok"
+
+    def actions_of(self, kind: str) -> list[Action]:
+        return [a for a in self.actions if a.kind == kind]
+
+    def __repr__(self) -> str:
+        return (f"StorePlan({self.store}: {self.status}, {self.mapping}, {len(self.actions)} actions, "
+                f"{len(self.holds)} held)")
+
+
+def exit_code_for(stores: Sequence[Any]) -> int:
+    """terraform -detailed-exitcode: 0 nothing to do, 2 changes or attention, 1 an error."""
+    statuses = {s.status for s in stores}
+    if "error" in statuses or "failed" in statuses:
+        return 1
+    if statuses & {"changes", "attention", "blocked", "applied"}:
+        return 2
+    return 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    created_at: datetime
+    config_hash: str
+    config_path: str | None
+    stores: tuple[StorePlan, ...]
+    calls: Mapping[str, int] = field(default_factory=dict)  # "katana GET /variants" -> n, while planning
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for s in self.stores for a in s.actions]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.actions for s in self.stores)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(s.status == "error" for s in self.stores)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.stores)
+
+    def store(self, name: str) -> StorePlan:
+        for s in self.stores:
+            if s.store == name:
+                return s
+        raise KeyError(name)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{s.store}={s.status}" for s in self.stores)
+        return f"Plan({len(self.actions)} actions; {counts})"
+
+    # --- serialisation (plan --out / apply plan.json) ---------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable({"format": PLAN_FORMAT, **asdict(self)})
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Plan":
+        if data.get("format") != PLAN_FORMAT:
+            raise ValueError(f"unsupported plan format {data.get('format')!r} (expected {PLAN_FORMAT})")
+        stores = tuple(_store_plan_from_dict(s) for s in data["stores"])
+        return cls(datetime.fromisoformat(data["created_at"]), data["config_hash"], data.get("config_path"),
+                   stores, dict(data.get("calls") or {}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Plan":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    # --- rendering lives in report.py; these delegate so notebooks and callers find them here ----
+
+    def __str__(self) -> str:
+        from . import report
+        return report.plan_text(self)
+
+    def to_markdown(self) -> str:
+        from . import report
+        return report.plan_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from . import report
+        return report.plan_html(self)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per action (and per held order), for tables and DataFrames."""
+        from . import report
+        return report.plan_records(self)
+
+    def to_pandas(self):
+        from . import report
+        return report.to_pandas(self.to_records())
+
+
+def _loc(data: Mapping[str, Any] | None) -> LocationRef | None:
+    return LocationRef(int(data["id"]), str(data["name"])) if data else None
+
+
+def _store_plan_from_dict(d: Mapping[str, Any]) -> StorePlan:
+    m = d["mapping"]
+    mapping = MappingPlan(m["kind"], _loc(m.get("to_location")), _loc(m.get("from_location")),
+                          m.get("reason", ""), m.get("message", ""))
+    action_fields = {f.name for f in fields(Action)}
+    actions = tuple(Action(**{k: v for k, v in a.items() if k in action_fields}) for a in d.get("actions", ()))
+    holds = tuple(Hold(**h) for h in d.get("holds", ()))
+    return StorePlan(d["store"], mapping, actions, holds, tuple(d.get("warnings", ())), dict(d.get("notes") or {}),
+                     d.get("error"), d.get("config_hash", ""))
+
+
+# --- results -------------------------------------------------------------------------------------
+
+APPLIED, SKIPPED, FAILED, REPLANNED, DROPPED = "applied", "skipped", "failed", "replanned", "dropped"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action
+    outcome: str          # applied | skipped | failed | replanned | dropped
+    message: str = ""
+    result: Any = None    # JSON-able: ids created, items written, per-item failures
+
+    def __repr__(self) -> str:
+        return f"ActionResult({self.action.store}: {self.action.key} {self.outcome}: {self.message})"
+
+
+@dataclass(frozen=True)
+class StoreReport:
+    store: str
+    mapping: MappingPlan
+    results: tuple[ActionResult, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """ok | applied | attention | blocked | failed | disabled."""
+        if self.mapping.kind == DISABLED:
+            return "disabled"
+        if self.error or self.mapping.kind == INVALID or any(r.outcome == FAILED for r in self.results):
+            return "failed"
+        if self.mapping.kind == BLOCKED:
+            return "blocked"
+        if self.holds or self.warnings:
+            return "attention"
+        if any(r.outcome in (APPLIED, REPLANNED) for r in self.results):
+            return "applied"
+        return "ok"
+
+    def __repr__(self) -> str:
+        return f"StoreReport({self.store}: {self.status}, {len(self.results)} results, {len(self.holds)} held)"
+
+
+@dataclass(frozen=True)
+class Report:
+    started_at: datetime
+    finished_at: datetime
+    config_hash: str
+    stores: tuple[StoreReport, ...]
+    calls: Mapping[str, int] = field(default_factory=dict)  # "katana POST /sales_orders" -> n, whole run
+
+    @property
+    def has_failures(self) -> bool:
+        return any(s.status == "failed" for s in self.stores)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.stores)
+
+    @property
+    def results(self) -> list[ActionResult]:
+        return [r for s in self.stores for r in s.results]
+
+    def store(self, name: str) -> StoreReport:
+        for s in self.stores:
+            if s.store == name:
+                return s
+        raise KeyError(name)
+
+    def calls_to(self, system: str) -> int:
+        return sum(n for k, n in self.calls.items() if k.startswith(system + " "))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(asdict(self))
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{s.store}={s.status}" for s in self.stores)
+        return f"Report({len(self.results)} results; {counts}; calls katana={self.calls_to('katana')} " \
+               f"woocommerce={self.calls_to('woocommerce')})"
+
+    def __str__(self) -> str:
+        from . import report
+        return report.report_text(self)
+
+    def to_markdown(self) -> str:
+        from . import report
+        return report.report_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from . import report
+        return report.report_html(self)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        from . import report
+        return report.report_records(self)
+
+    def to_pandas(self):
+        from . import report
+        return report.to_pandas(self.to_records())
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- status (read from the state by `Runner.status()`) ---------------------------------------------
+
+CONDITION_TYPES = ("MappingValid", "LocationAvailable", "OrdersSynced", "StockSynced")
+
+
+@dataclass(frozen=True)
+class ConditionView:
+    type: str
+    status: str               # "True" | "False" | "Unknown"
+    reason: str = ""
+    message: str = ""
+    last_transition: datetime | None = None
+    observed_config_hash: str = ""
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    store: str
+    location: LocationRef | None
+    conditions: tuple[ConditionView, ...]
+    imported: int = 0
+    held: tuple[Hold, ...] = ()
+    last_stock_push: datetime | None = None
+    config_hash: str = ""     # the store's current config hash; a condition observed under another is stale
+
+    @property
+    def state(self) -> str:
+        """Ready | Blocked | Degraded | Unknown: the one word a dashboard shows."""
+        by_type = {c.type: c for c in self.conditions}
+        if not by_type:
+            return "Unknown"
+        if by_type.get("LocationAvailable") and by_type["LocationAvailable"].status == "False":
+            return "Blocked"
+        if any(c.status == "False" for c in self.conditions) or self.held:
+            return "Degraded"
+        if any(c.status == "Unknown" for c in self.conditions):
+            return "Unknown"
+        return "Ready"
+
+    def condition(self, type: str) -> ConditionView | None:
+        return next((c for c in self.conditions if c.type == type), None)
+
+    def __repr__(self) -> str:
+        return f"StoreStatus({self.store}: {self.state}, location={self.location}, imported={self.imported}, " \
+               f"held={len(self.held)})"
+
+
+@dataclass(frozen=True)
+class Status:
+    stores: tuple[StoreStatus, ...]
+    last_run_at: datetime | None = None
+    last_run_outcome: str | None = None
+
+    def store(self, name: str) -> StoreStatus:
+        for s in self.stores:
+            if s.store == name:
+                return s
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(asdict(self))
+
+    def __repr__(self) -> str:
+        return "Status(" + ", ".join(f"{s.store}={s.state}" for s in self.stores) + ")"
+
+    def __str__(self) -> str:
+        from . import report
+        return report.status_text(self)
+
+    def to_markdown(self) -> str:
+        from . import report
+        return report.status_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from . import report
+        return report.status_html(self)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        from . import report
+        return report.status_records(self)
+
+    def to_pandas(self):
+        from . import report
+        return report.to_pandas(self.to_records())
