@@ -17,7 +17,7 @@ __all__ = [
     "dec", "parse_datetime", "Location", "Factory", "Variant", "InventoryRow", "StockAdjustment",
     "StockAdjustmentRow", "SalesOrder", "SalesOrderRow", "Customer", "TaxRate", "SalesOrderDraft",
     "SalesOrderRowDraft", "AddressDraft", "CustomerDraft", "WooOrder", "WooLineItem", "WooProduct",
-    "StockWrite", "StockWriteResult",
+    "WooOrderNote", "StockWrite", "StockWriteResult",
 ]
 
 _raw = dict(default_factory=dict, repr=False, compare=False)
@@ -394,6 +394,23 @@ class WooOrder:
     def __repr__(self) -> str:  # one line in a notebook; no addresses or emails
         return (f"WooOrder(id={self.id}, number={self.number!r}, status={self.status!r}, "
                 f"lines={len(self.line_items)}, total={self.total} {self.currency})")
+
+
+@dataclass(frozen=True)
+class WooOrderNote:
+    """A note on an order: WooCommerce's own audit trail, and ours ("Imported to Katana as SO-12")."""
+
+    id: int
+    note: str
+    customer_note: bool = False      # True: shown to the customer and emailed to them
+    author: str = ""
+    date_created_gmt: datetime | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "WooOrderNote":
+        return cls(int(p["id"]), str(p.get("note") or ""), bool(p.get("customer_note")), str(p.get("author") or ""),
+                   parse_datetime(p.get("date_created_gmt")), dict(p))
 
 
 @dataclass(frozen=True)
