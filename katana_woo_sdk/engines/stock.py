@@ -1,0 +1,194 @@
+"""Stock between a store and its mapped location: the one-time initial import (WooCommerce ->
+one Katana stock adjustment) and the stock sync (the location's figure -> WooCommerce).
+
+Called by the runner after order import: `plan_initial_import` / `apply_initial_import` and
+`plan_stock_sync` / `apply_stock_push`.
+
+The figures follow Katana's own integration (help centre, "Importing initial stock levels"):
+Katana in stock = WooCommerce stock + quantity on open orders (which Katana records as
+committed), and WooCommerce stock = Katana in stock - committed. On top of that, quantities
+WooCommerce already took for orders Katana has not committed yet (held, not yet imported,
+on-hold) are subtracted, so a push never re-raises stock that was sold: the oversell other
+connectors' users report. A figure is never computed from an empty or failed read.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from ..config import StockConfig, StoreConfig
+from ..models import InventoryRow, Location, StockWrite, WooProduct
+from ..plan import Action, fingerprint
+from .context import RunContext, progress
+
+log = logging.getLogger(__name__)
+
+INITIAL_CURSOR = "stock.initial_import"
+LIST_LIMIT = 50   # how many SKUs a note lists before "and N more"
+
+
+def initial_import_number(store: StoreConfig) -> str:
+    """Deterministic, so Katana itself tells whether the import was done (state may be lost)."""
+    return f"WOO-INIT-{store.ecommerce_store_name}"
+
+
+@dataclass(frozen=True)
+class StockPlan:
+    action: Action | None
+    warnings: tuple[str, ...] = ()
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+# --- initial import ------------------------------------------------------------------------------
+
+def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
+                        open_qty: Mapping[str, Decimal], *, others_on_location: Sequence[StoreConfig],
+                        confirmed: bool) -> StockPlan:
+    """`open_qty`: SKU -> quantity on the store's open orders in the imported statuses (imported,
+    to import, or held): WooCommerce already deducted them and Katana records them as committed."""
+    if not store.stock.initial_import:
+        return StockPlan(None)
+    number = initial_import_number(store)
+    done = ctx.state.get_cursor(store.name, INITIAL_CURSOR)
+    if done:
+        return StockPlan(None, notes={"initial_import": f"done ({done}); not repeated"})
+    existing = ctx.katana.stock_adjustments.find(number)
+    if existing is not None:
+        return StockPlan(None, notes={"initial_import": f"already in Katana as adjustment {number} "
+                                                        f"(#{existing.id}) at location #{existing.location_id}; not repeated"})
+    # Another store's initial import into the same location would be counted twice.
+    earlier = {r.store for r in ctx.state.initial_imports_at(location.id) if r.store != store.name}
+    for other in others_on_location:
+        if other.name in earlier or other.name == store.name or not other.stock.initial_import:
+            continue
+        found = ctx.katana.stock_adjustments.find(initial_import_number(other))
+        if found is not None and found.location_id == location.id:
+            earlier.add(other.name)
+    if earlier and not (confirmed or store.stock.confirm_shared_location_import):
+        return StockPlan(None, warnings=(
+            f"initial stock import for {store.name} skipped: {location} already received an initial import "
+            f"from {', '.join(sorted(earlier))}; importing again would double-count. Set "
+            f"stock.confirm_shared_location_import (or pass --confirm-shared-location-import) if that is "
+            f"really wanted.",))
+    inventory = ctx.inventory(location.id)
+    variants = ctx.variants_by_sku()
+    rows, unmanaged, unknown = [], [], []
+    for item in ctx.catalog(store):
+        if not item.sku:
+            continue
+        if item.manage_stock is not True or item.stock_quantity is None:
+            if item.type != "variable":
+                unmanaged.append(item.sku)
+            continue
+        variant = variants.get(item.sku)
+        if variant is None:
+            unknown.append(item.sku)
+            continue
+        target = Decimal(item.stock_quantity) + open_qty.get(item.sku, Decimal(0))
+        row = inventory.get(variant.id)
+        current = row.quantity_in_stock if row else Decimal(0)
+        delta = target - current
+        if delta != 0:
+            rows.append({"sku": item.sku, "variant_id": variant.id, "quantity": str(delta),
+                         "from": str(current), "to": str(target)})
+    notes = {"initial_import_unmanaged": unmanaged, "initial_import_unknown_skus": unknown}
+    payload = {"number": number, "location_id": location.id, "rows": rows,
+               "cost_per_unit": None if store.stock.initial_cost_per_unit is None else str(store.stock.initial_cost_per_unit)}
+    action = Action(store=store.name, kind="stock.initial_import", key="initial-import",
+                    summary=f"stock adjustment {number} at {location.name}: {len(rows)} rows",
+                    before={r["sku"]: r["from"] for r in rows}, after={r["sku"]: r["to"] for r in rows},
+                    fingerprint=fingerprint(payload), payload=payload)
+    return StockPlan(action, notes=notes)
+
+
+def apply_initial_import(ctx: RunContext, store: StoreConfig, action: Action) -> dict[str, Any]:
+    p = action.payload
+    location_id = int(p["location_id"])
+    existing = ctx.katana.stock_adjustments.find(p["number"])
+    if existing is None and p["rows"]:
+        cost = Decimal(p["cost_per_unit"]) if p.get("cost_per_unit") else None
+        rows = [(int(r["variant_id"]), Decimal(r["quantity"]), cost if Decimal(r["quantity"]) > 0 else None)
+                for r in p["rows"]]
+        existing = ctx.katana.stock_adjustments.create(
+            p["number"], location_id, rows, reason=f"Initial stock import from WooCommerce store {store.name}")
+        ctx.forget_inventory(location_id)
+    adjustment_id = existing.id if existing is not None else None
+    ctx.state.record_initial_import(store.name, location_id, p["number"], adjustment_id)
+    ctx.state.set_cursor(store.name, INITIAL_CURSOR, p["number"] + ("" if existing else " (nothing to adjust)"))
+    return {"adjustment_id": adjustment_id, "number": p["number"], "rows": len(p["rows"])}
+
+
+# --- stock sync ----------------------------------------------------------------------------------
+
+def figure(row: InventoryRow, pending: Decimal, policy: StockConfig) -> int:
+    """The quantity to show in the store for one variant at the mapped location: the policy's
+    figure, less what WooCommerce already took for orders Katana has not committed."""
+    return policy.target_quantity(row.quantity_in_stock - pending, row.quantity_committed)
+
+
+def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
+                    pending: Mapping[int, Decimal]) -> StockPlan:
+    if not store.stock.sync:
+        return StockPlan(None)
+    variants = ctx.variants_by_sku()
+    inventory = ctx.inventory(location.id)
+    if variants and not inventory:
+        return StockPlan(None, error=f"Katana returned no inventory rows for {location}; nothing pushed "
+                                     f"(a figure is never computed from an empty read)")
+    catalog = ctx.catalog(store)
+    writes, before, after = [], {}, {}
+    unmanaged, parent_managed, store_only, no_row, no_sku = [], [], [], [], 0
+    store_skus = set()
+    for item in catalog:
+        if not item.sku:
+            no_sku += 1
+            continue
+        store_skus.add(item.sku)
+        variant = variants.get(item.sku)
+        if variant is None:
+            if item.type != "variable":
+                store_only.append(item.sku)
+            continue
+        if item.manage_stock == "parent":
+            parent_managed.append(item.sku)
+            continue
+        if item.manage_stock is not True:
+            unmanaged.append(item.sku)
+            continue
+        row = inventory.get(variant.id)
+        if row is None:
+            no_row.append(item.sku)
+            continue
+        value = figure(row, pending.get(variant.id, Decimal(0)), store.stock)
+        if item.stock_quantity != value:
+            writes.append({"product_id": item.id, "parent_id": item.parent_id if item.is_variation else None,
+                           "sku": item.sku, "quantity": value})
+            before[item.sku], after[item.sku] = item.stock_quantity, value
+    katana_only = sorted(s for s, v in variants.items() if s not in store_skus and (v.type in (None, "product")))
+    notes = {
+        "katana_only_skus": katana_only[:LIST_LIMIT], "katana_only_count": len(katana_only),
+        "store_only_skus": store_only[:LIST_LIMIT], "store_only_count": len(store_only),
+        "unmanaged_skus": unmanaged, "parent_managed_skus": parent_managed, "no_inventory_row_skus": no_row,
+        "items_without_sku": no_sku, "in_sync": len(catalog) - len(writes),
+    }
+    if not writes:
+        return StockPlan(None, notes=notes)
+    action = Action(store=store.name, kind="stock.push", key="stock-push",
+                    summary=f"{len(writes)} stock levels from {location.name}", before=before, after=after,
+                    fingerprint=fingerprint(writes), payload={"writes": writes, "location_id": location.id})
+    return StockPlan(action, notes=notes)
+
+
+def apply_stock_push(ctx: RunContext, store: StoreConfig, action: Action) -> dict[str, Any]:
+    writes = [StockWrite(int(w["product_id"]), int(w["quantity"]), w.get("parent_id"), w.get("sku", ""))
+              for w in action.payload["writes"]]
+    results = ctx.woo[store.name].stock.write(list(progress(writes, desc=f"{store.name} stock", enabled=ctx.progress)))
+    applied = {r.write.sku: r.write.quantity for r in results if r.applied}
+    failed = [{"sku": r.write.sku, "quantity": r.write.quantity, "reason": r.reason, "code": r.error_code}
+              for r in results if not r.applied]
+    if applied:
+        ctx.state.record_pushed(store.name, applied)
+    return {"pushed": len(applied), "not_applied": failed}

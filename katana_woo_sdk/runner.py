@@ -1,0 +1,537 @@
+"""The reconciling runner: plan (reads only) -> apply (writes exactly the plan) -> status.
+
+Called by the CLI (`katana-woo plan/apply/status/move-order`), by notebooks and by users' own
+Python::
+
+    with Runner.from_config_file("configs/demo.yaml") as runner:
+        plan = runner.plan()          # what would change, per store; nothing written
+        report = runner.apply(plan)   # re-checks each action, applies, records state
+        print(runner.status())
+
+Per store and run: resolve the mapping (a deleted location blocks the store and nothing is read
+or written for it), import orders, do the one-time initial stock import, then push stock from
+the mapped location. Stock is planned after every store's orders, because orders of all stores
+on one location lower that location's figure. One store's failure never stops the others.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ._http import CallCounter
+from .config import Config, StoreConfig, load_config
+from .engines import orders as order_engine
+from .engines import stock as stock_engine
+from .engines.context import RunContext, progress
+from .errors import KatanaWooError, MappingError, ReconcileError
+from .katana import KatanaClient
+from .mapping import BLOCKED as RES_BLOCKED, INVALID as RES_INVALID, resolve_location
+from .models import Location
+from .plan import (APPLIED, BLOCKED, DISABLED, DROPPED, FAILED, INVALID, NEW, REMAP, REPLANNED, SKIPPED,
+                   UNCHANGED, Action, ActionResult, ConditionView, Hold, LocationRef, MappingPlan, Plan, Report,
+                   Status, StorePlan, StoreReport, StoreStatus, fingerprint, now_utc)
+from .state import State
+from .woo import WooClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    store: str
+    woo_order_id: int | None
+    sales_order_id: int
+    order_no: str
+    from_location: LocationRef | None
+    to_location: LocationRef
+    rows_moved: int
+
+    def __str__(self) -> str:
+        return (f"{self.order_no} (store {self.store}) Ship From moved {self.from_location} -> {self.to_location}"
+                f"; {self.rows_moved} rows followed")
+
+
+@dataclass
+class _StoreWork:
+    """Everything planning found out about one store, kept for apply."""
+
+    store: StoreConfig
+    plan: StorePlan
+    location: Location | None = None
+    read: Any = None
+    orders: Any = None
+
+
+class Runner:
+    """Plans and applies one config. One Katana client (one rate-limit bucket per key) and one
+    WooCommerce client per store, sharing a call counter so reports say what a run cost."""
+
+    def __init__(self, config: Config, *, state: State | None = None, katana: KatanaClient | None = None,
+                 woo: Mapping[str, WooClient] | None = None, progress: bool | None = None):
+        self.config = config
+        self.calls = CallCounter()
+        self.state = state if state is not None else State(config.state.path)
+        self._own_clients = katana is None
+        if katana is None:
+            key = config.katana.api_key.reveal() if config.katana.api_key else ""
+            katana = KatanaClient(key, base_url=config.katana.base_url, rate=config.katana.rate_limit.requests,
+                                  period=config.katana.rate_limit.period_seconds, counter=self.calls)
+        self.katana = katana
+        if woo is None:
+            woo = {s.name: WooClient(s.url, s.consumer_key.reveal(), s.consumer_secret.reveal(),
+                                     allow_insecure_http=s.allow_insecure_http, verify=s.verify, name=s.name,
+                                     counter=self.calls)
+                   for s in config.enabled_stores}
+        self.woo = dict(woo)
+        self.progress = progress
+
+    @classmethod
+    def from_config_file(cls, path: str | os.PathLike, *, env: Mapping[str, str] = os.environ,
+                         progress: bool | None = None, **kwargs: Any) -> "Runner":
+        return cls(load_config(path, env=env), progress=progress, **kwargs)
+
+    def close(self) -> None:
+        if self._own_clients:
+            self.katana.close()
+            for client in self.woo.values():
+                client.close()
+        self.state.close()
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Runner({len(self.config.stores)} stores, state={self.state.path})"
+
+    # --- plan --------------------------------------------------------------------------------------
+
+    def plan(self, stores: Sequence[str] | None = None, *, confirm_shared_import: bool = False) -> Plan:
+        """What apply would do now, per store. Reads only."""
+        before = self.calls.snapshot()
+        work = self._plan(self._context(), self._select(stores), confirm_shared_import)
+        return Plan(now_utc(), self.config.config_hash, str(self.config.source) if self.config.source else None,
+                    tuple(w.plan for w in work), _diff(self.calls.snapshot(), before))
+
+    def _context(self) -> RunContext:
+        return RunContext(self.config, self.katana, self.woo, self.state, progress=self.progress)
+
+    def _select(self, names: Sequence[str] | None) -> list[StoreConfig]:
+        if not names:
+            return list(self.config.stores)
+        return [self.config.store(n) for n in names]  # KeyError names the known stores
+
+    def _plan(self, ctx: RunContext, stores: list[StoreConfig], confirm: bool) -> list[_StoreWork]:
+        try:
+            locations = ctx.locations()
+        except KatanaWooError as exc:
+            return [_StoreWork(s, StorePlan(s.name, MappingPlan(INVALID if s.enabled else DISABLED),
+                                            error=f"cannot read Katana locations: {exc}",
+                                            config_hash=self.config.store_hash(s.name))) for s in stores]
+        work = [self._plan_mapping(s, locations) for s in stores]
+        live = [w for w in work if w.location is not None and w.plan.mapping.kind not in (BLOCKED, INVALID, DISABLED)]
+        for w in live:                       # orders of every store first ...
+            self._guard(w, lambda: self._plan_orders(ctx, w))
+        pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
+        for w in live:
+            if w.orders is not None:
+                for variant_id, qty in w.orders.pending_qty.items():
+                    pending[w.location.id][variant_id] = pending[w.location.id].get(variant_id, Decimal(0)) + qty
+        for w in live:                       # ... then stock, which every store on a location shares
+            if w.plan.error is None:
+                self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], confirm))
+        return work
+
+    def _guard(self, w: _StoreWork, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except KatanaWooError as exc:
+            log.warning("%s: %s", w.store.name, exc)
+            w.plan = replace(w.plan, error=str(exc))
+
+    def _plan_mapping(self, store: StoreConfig, locations: list[Location]) -> _StoreWork:
+        store_hash = self.config.store_hash(store.name)
+        if not store.enabled:
+            return _StoreWork(store, StorePlan(store.name, MappingPlan(DISABLED, message="enabled: false"),
+                                               config_hash=store_hash))
+        res = resolve_location(store.name, store.location, locations)
+        current = self.state.current_mapping(store.name)
+        previous = LocationRef(current.location_id, current.location_name) if current else None
+        if res.outcome == RES_INVALID:
+            mapping = MappingPlan(INVALID, None, previous, res.reason, res.message)
+            return _StoreWork(store, StorePlan(store.name, mapping, error=res.message, config_hash=store_hash))
+        target = LocationRef(res.location.id, res.location.name)
+        if res.outcome == RES_BLOCKED:
+            mapping = MappingPlan(BLOCKED, target, previous, res.reason, res.message)
+            return _StoreWork(store, StorePlan(store.name, mapping, config_hash=store_hash))
+        actions: tuple[Action, ...] = ()
+        if previous is None:
+            mapping = MappingPlan(NEW, target, None, res.reason, res.message)
+        elif previous.id != target.id:
+            mapping = MappingPlan(REMAP, target, previous, "Remapped",
+                                  f"new orders go to {target}; orders already imported stay at {previous}")
+        else:
+            mapping = MappingPlan(UNCHANGED, target, previous, res.reason, res.message)
+        if mapping.kind in (NEW, REMAP):
+            actions = (Action(store.name, "mapping", "mapping", str(mapping),
+                              before=None if previous is None else {"id": previous.id, "name": previous.name},
+                              after={"id": target.id, "name": target.name},
+                              fingerprint=fingerprint(target.id, previous.id if previous else None)),)
+        return _StoreWork(store, StorePlan(store.name, mapping, actions, config_hash=store_hash), res.location)
+
+    def _plan_orders(self, ctx: RunContext, w: _StoreWork) -> None:
+        if not w.store.orders.enabled:
+            w.orders = order_engine.OrdersPlan((), (), 0, {})
+            return
+        w.read = order_engine.read_orders(ctx, w.store)
+        w.orders = order_engine.plan_orders(ctx, w.store, w.location, w.read)
+        notes = dict(w.plan.notes)
+        if w.orders.recovered:
+            notes["orders_already_in_katana"] = w.orders.recovered
+        w.plan = replace(w.plan, actions=w.plan.actions + w.orders.actions, holds=w.orders.holds, notes=notes)
+
+    def _plan_stock(self, ctx: RunContext, w: _StoreWork, pending: Mapping[int, Decimal], confirm: bool) -> None:
+        actions, warnings, notes, error = list(w.plan.actions), list(w.plan.warnings), dict(w.plan.notes), None
+        if w.store.stock.initial_import:
+            others = [s for s in self.config.enabled_stores if s.name != w.store.name]
+            init = stock_engine.plan_initial_import(ctx, w.store, w.location, self._open_qty(ctx, w.store),
+                                                    others_on_location=others, confirmed=confirm)
+            actions += [init.action] if init.action else []
+            warnings += init.warnings
+            notes.update(init.notes)
+        sync = stock_engine.plan_stock_sync(ctx, w.store, w.location, pending)
+        if sync.action:
+            actions.append(sync.action)
+        notes.update(sync.notes)
+        error = sync.error
+        w.plan = replace(w.plan, actions=tuple(actions), warnings=tuple(warnings), notes=notes, error=error)
+
+    def _open_qty(self, ctx: RunContext, store: StoreConfig) -> dict[str, Decimal]:
+        """SKU -> quantity on every open order in the imported statuses (read once, for the initial import)."""
+        if ctx.state.get_cursor(store.name, stock_engine.INITIAL_CURSOR):
+            return {}
+        out: dict[str, Decimal] = {}
+        for order in ctx.woo[store.name].orders.iter(statuses=tuple(store.orders.statuses)):
+            for li in order.line_items:
+                if li.sku:
+                    out[li.sku] = out.get(li.sku, Decimal(0)) + Decimal(li.quantity)
+        return out
+
+    # --- apply -------------------------------------------------------------------------------------
+
+    def apply(self, plan: Plan | None = None, *, stores: Sequence[str] | None = None,
+              confirm_shared_import: bool = False) -> Report:
+        """Apply `plan` (or a fresh one). Each saved action is re-checked against a fresh plan: an
+        unchanged one is applied, a changed one is applied as re-planned, a vanished one dropped;
+        actions the saved plan did not contain are left for the next run."""
+        started = now_utc()
+        before = self.calls.snapshot()
+        names = stores or ([s.store for s in plan.stores] if plan is not None else None)
+        with self.state.lock(timeout=self.config.state.lock_timeout_seconds, owner="katana-woo apply"):
+            run_id = self.state.start_run("apply" if plan is None else "apply-saved-plan", self.config.config_hash)
+            ctx = self._context()
+            work = self._plan(ctx, self._select(names), confirm_shared_import)
+            reports: dict[str, StoreReport] = {}
+            for w in work:
+                saved = _saved_store(plan, w.store.name)
+                reports[w.store.name] = self._apply_store(ctx, run_id, w, saved)
+            self._apply_stock_all(ctx, run_id, work, plan, reports, confirm_shared_import)
+            for w in work:
+                self._record_conditions(w, reports[w.store.name])
+            report = Report(started, now_utc(), self.config.config_hash,
+                            tuple(reports[w.store.name] for w in work), _diff(self.calls.snapshot(), before))
+            self.state.finish_run(run_id, "failed" if report.has_failures else "ok",
+                                  {s.store: s.status for s in report.stores})
+        return report
+
+    def _apply_store(self, ctx: RunContext, run_id: int, w: _StoreWork, saved: StorePlan | None) -> StoreReport:
+        p = w.plan
+        if p.mapping.kind in (DISABLED, INVALID, BLOCKED) or p.error:
+            return StoreReport(p.store, p.mapping, (), p.holds, p.warnings, p.notes, p.error)
+        results: list[ActionResult] = []
+        kinds = {"mapping", "order.import", "stock.initial_import"}
+        pairs = _pair(saved, [a for a in p.actions if a.kind in kinds], kinds)
+        for action, outcome_if_ok, note in pairs:
+            if outcome_if_ok in (DROPPED, SKIPPED):
+                results.append(ActionResult(action, outcome_if_ok, note))
+                self.state.log_action(run_id, w.store.name, action.kind, action.key, action.before, action.after,
+                                      "skipped", note)
+                continue
+            results.append(self._run_action(ctx, run_id, w, action, outcome_if_ok, note))
+        self._finish_orders(ctx, w, results)
+        return StoreReport(p.store, p.mapping, tuple(results), self._current_holds(w, results), p.warnings, p.notes,
+                           None)
+
+    def _run_action(self, ctx: RunContext, run_id: int, w: _StoreWork, action: Action, outcome: str,
+                    note: str) -> ActionResult:
+        store = w.store
+        try:
+            if action.kind == "mapping":
+                self.state.record_mapping(store.name, w.location.id, w.location.name,
+                                          self.config.store_hash(store.name), reason=str(w.plan.mapping))
+                if w.plan.mapping.kind == REMAP:
+                    self.state.forget_pushed(store.name)
+                result: Any = action.after
+            elif action.kind == "order.import":
+                result = order_engine.apply_import(ctx, store, action)
+            elif action.kind == "stock.initial_import":
+                result = stock_engine.apply_initial_import(ctx, store, action)
+            elif action.kind == "stock.push":
+                result = stock_engine.apply_stock_push(ctx, store, action)
+                if result["not_applied"]:
+                    outcome = FAILED
+                    note = f"{len(result['not_applied'])} items not applied by the store"
+            else:
+                raise ReconcileError(f"unknown action kind {action.kind!r}")
+        except KatanaWooError as exc:
+            log.warning("%s: %s %s failed: %s", store.name, action.kind, action.key, exc)
+            if action.kind == "order.import":
+                order_engine.record_hold(ctx, Hold(store.name, int(action.payload["woo_order_id"]),
+                                                   str(action.payload["woo_number"]), "create_failed", str(exc)),
+                                         None)
+            self.state.log_action(run_id, store.name, action.kind, action.key, action.before, action.after,
+                                  "failed", str(exc))
+            return ActionResult(action, FAILED, str(exc))
+        self.state.log_action(run_id, store.name, action.kind, action.key, action.before, result,
+                              "applied" if outcome != FAILED else "failed", note)
+        return ActionResult(action, outcome, note, result)
+
+    def _finish_orders(self, ctx: RunContext, w: _StoreWork, results: list[ActionResult]) -> None:
+        """Ledger and cursor: holds recorded, recovered orders adopted, the cursor moved only past
+        orders this run dealt with (never past one a saved plan left out)."""
+        if w.read is None:
+            return
+        store = w.store
+        existing = ctx.katana_orders(store)
+        ledger = self.state.ledger(store.name)
+        by_id = {o.id: o for o in w.read.orders}
+        for hold in w.orders.holds:
+            order_engine.record_hold(ctx, hold, by_id.get(hold.woo_order_id))
+        for order in w.read.orders:
+            entry = ledger.get(order.id)
+            so = existing.get(str(order.id))
+            if so is not None and (entry is None or entry.status != "imported"):
+                order_engine.record_existing(ctx, store, order, so)
+            elif so is None and entry is not None and entry.status == "held" and order.status not in store.orders.statuses:
+                self.state.ledger_put(replace(entry, status="skipped",
+                                              reason=f"left the imported statuses (now {order.status})"))
+        left_out = [by_id[int(r.action.key.split(":")[1])] for r in results
+                    if r.action.kind == "order.import" and r.outcome == SKIPPED
+                    and int(r.action.key.split(":")[1]) in by_id]
+        cursor = w.read.newest_modified
+        if left_out:
+            oldest = min(o.date_modified_gmt for o in left_out if o.date_modified_gmt)
+            cursor = min(cursor, oldest - timedelta(seconds=1)) if cursor else oldest - timedelta(seconds=1)
+        if cursor is not None:
+            self.state.set_cursor(store.name, order_engine.CURSOR, cursor.isoformat())
+
+    def _current_holds(self, w: _StoreWork, results: list[ActionResult]) -> tuple[Hold, ...]:
+        failed = tuple(Hold(w.store.name, int(r.action.payload["woo_order_id"]), str(r.action.payload["woo_number"]),
+                            "create_failed", r.message)
+                       for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
+        return tuple(w.plan.holds) + failed
+
+    def _apply_stock_all(self, ctx: RunContext, run_id: int, work: list[_StoreWork], plan: Plan | None,
+                         reports: dict[str, StoreReport], confirm: bool) -> None:
+        """Stock after every store's orders: re-read each touched location, re-plan the pushes
+        (held and failed imports still lower the figure), then write."""
+        live = [w for w in work if reports[w.store.name].status not in ("disabled", "blocked")
+                and w.location is not None and w.plan.error is None and w.store.stock.sync]
+        pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
+        for w in live:
+            for hold in reports[w.store.name].holds:
+                order = next((o for o in (w.read.orders if w.read else ()) if o.id == hold.woo_order_id), None)
+                for sku, qty in (order_engine._line_quantities(order).items() if order else ()):
+                    variant = ctx.variants_by_sku().get(sku)
+                    if variant is not None:
+                        pending[w.location.id][variant.id] = pending[w.location.id].get(variant.id, Decimal(0)) + qty
+            for order in (w.read.uncommitted if w.read else ()):
+                for sku, qty in order_engine._line_quantities(order).items():
+                    variant = ctx.variants_by_sku().get(sku)
+                    if variant is not None:
+                        pending[w.location.id][variant.id] = pending[w.location.id].get(variant.id, Decimal(0)) + qty
+        for w in live:
+            rep = reports[w.store.name]
+            try:
+                sync = stock_engine.plan_stock_sync(ctx, w.store, w.location, pending[w.location.id])
+            except KatanaWooError as exc:
+                reports[w.store.name] = replace(rep, error=f"stock sync: {exc}")
+                continue
+            notes = dict(rep.notes)
+            notes.update(sync.notes)
+            if sync.error:
+                reports[w.store.name] = replace(rep, notes=notes, error=sync.error)
+                continue
+            saved = _saved_store(plan, w.store.name)
+            fresh = [sync.action] if sync.action else []
+            planned = [a for a in w.plan.actions if a.kind == "stock.push"]
+            results = list(rep.results)
+            for action, outcome, note in _pair(saved, fresh, {"stock.push"}, planned):
+                if outcome in (DROPPED, SKIPPED):
+                    results.append(ActionResult(action, outcome, note))
+                    continue
+                results.append(self._run_action(ctx, run_id, w, action, outcome, note))
+            reports[w.store.name] = replace(rep, results=tuple(results), notes=notes)
+
+    # --- status ------------------------------------------------------------------------------------
+
+    def _record_conditions(self, w: _StoreWork, rep: StoreReport) -> None:
+        store, h = w.store.name, self.config.store_hash(w.store.name)
+        kind = rep.mapping.kind
+        if kind == DISABLED:
+            return
+        set_ = self.state.set_condition
+        if kind == INVALID:
+            set_(store, "MappingValid", "False", rep.mapping.reason or "Invalid", rep.error or rep.mapping.message, h)
+            set_(store, "LocationAvailable", "Unknown", "MappingInvalid", "the mapping is invalid", h)
+            set_(store, "OrdersSynced", "Unknown", "MappingInvalid", "nothing imported until the mapping is fixed", h)
+            set_(store, "StockSynced", "Unknown", "MappingInvalid", "nothing pushed until the mapping is fixed", h)
+            return
+        set_(store, "MappingValid", "True", rep.mapping.reason or "Resolved", str(rep.mapping), h)
+        if kind == BLOCKED:
+            set_(store, "LocationAvailable", "False", rep.mapping.reason, rep.mapping.message, h)
+            set_(store, "OrdersSynced", "False", "Blocked", "order import stopped: the mapped location was deleted", h)
+            set_(store, "StockSynced", "False", "Blocked", "stock sync stopped: the mapped location was deleted", h)
+            return
+        set_(store, "LocationAvailable", "True", "Available", f"{rep.mapping.to_location} exists and allows sales", h)
+        order_results = [r for r in rep.results if r.action.kind == "order.import"]
+        failed = [r for r in order_results if r.outcome == FAILED]
+        imported = sum(1 for r in order_results if r.outcome in (APPLIED, REPLANNED))
+        if rep.error and not rep.results:
+            set_(store, "OrdersSynced", "Unknown", "Error", rep.error, h)
+        elif failed or rep.holds:
+            set_(store, "OrdersSynced", "False", "OrdersHeld" if not failed else "ImportFailed",
+                 f"{imported} imported this run, {len(rep.holds)} held: " +
+                 "; ".join(str(hh) for hh in rep.holds[:3]), h)
+        else:
+            set_(store, "OrdersSynced", "True", "UpToDate", f"{imported} imported this run", h)
+        push = [r for r in rep.results if r.action.kind == "stock.push"]
+        if not w.store.stock.sync:
+            set_(store, "StockSynced", "True", "SyncDisabled", "stock sync is off for this store", h)
+        elif rep.error:
+            set_(store, "StockSynced", "False", "Error", rep.error, h)
+        elif any(r.outcome == FAILED for r in push):
+            set_(store, "StockSynced", "False", "NotApplied", "; ".join(r.message for r in push), h)
+        else:
+            pushed = sum((r.result or {}).get("pushed", 0) for r in push)
+            set_(store, "StockSynced", "True", "UpToDate", f"{pushed} levels pushed this run", h)
+
+    def status(self) -> Status:
+        """Per-store conditions, as the last apply left them (reads the state only)."""
+        stores = []
+        for store in self.config.stores:
+            conditions = self.state.conditions(store.name)
+            mapping = self.state.current_mapping(store.name)
+            ledger = self.state.ledger(store.name)
+            held = tuple(Hold(store.name, e.woo_order_id, e.woo_number or str(e.woo_order_id),
+                              (e.reason or "held").split(":")[0], e.reason or "")
+                         for e in ledger.values() if e.status == "held")
+            pushed = self.state.pushed_records(store.name)
+            stores.append(StoreStatus(
+                store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None,
+                tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
+                      for c in conditions.values()),
+                sum(1 for e in ledger.values() if e.status == "imported"), held,
+                max((r.pushed_at for r in pushed.values()), default=None), self.config.store_hash(store.name)))
+        runs = self.state.runs(limit=1)
+        return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None)
+
+    # --- explicit Ship From move -------------------------------------------------------------------
+
+    def move_order(self, store: str, order: int | str, to_location: int | str) -> MoveResult:
+        """Move an imported, still open sales order (and its rows) to another location. The only
+        way imported orders change location: a remap never moves them silently."""
+        cfg = self.config.store(store)
+        ctx = self._context()
+        res = resolve_location(store, to_location, ctx.locations())
+        if not res.ok:
+            raise MappingError(res.message, reason=res.reason)
+        so, woo_id = self._find_sales_order(ctx, cfg, order)
+        if not so.is_open:
+            raise ReconcileError(f"{so.order_no} is {so.status}{' and deleted' if so.deleted_at else ''}: Katana "
+                                 f"lets Ship From change only while NOT_SHIPPED or PENDING; not moved")
+        names = {loc.id: loc.name for loc in ctx.locations()}
+        before = LocationRef(so.location_id, names.get(so.location_id, "?")) if so.location_id else None
+        with self.state.lock(timeout=self.config.state.lock_timeout_seconds, owner="katana-woo move-order"):
+            run_id = self.state.start_run("move-order", self.config.config_hash)
+            moved = self.katana.sales_orders.update_location(so.id, res.location.id)
+            rows = sum(1 for r in moved.rows if r.location_id == res.location.id)
+            if woo_id is not None:
+                entry = self.state.ledger_get(store, woo_id)
+                if entry is not None:
+                    self.state.ledger_put(replace(entry, location_id=res.location.id))
+            self.state.log_action(run_id, store, "order.move", so.order_no, {"location_id": so.location_id},
+                                  {"location_id": res.location.id}, "applied", "")
+            self.state.finish_run(run_id, "ok", {store: "moved"})
+        return MoveResult(store, woo_id, so.id, so.order_no, before, LocationRef(res.location.id, res.location.name),
+                          rows)
+
+    def _find_sales_order(self, ctx: RunContext, store: StoreConfig, order: int | str):
+        text = str(order).strip().lstrip("#")
+        if text.isdigit():
+            woo_id = int(text)
+            entry = self.state.ledger_get(store.name, woo_id)
+            if entry is not None and entry.sales_order_id:
+                return self.katana.sales_orders.get(entry.sales_order_id), woo_id
+            found = self.katana.sales_orders.list(ecommerce_store_name=store.ecommerce_store_name,
+                                                  ecommerce_order_id=str(woo_id), include_deleted=True)
+            if found:
+                return found[0], woo_id
+        found = self.katana.sales_orders.list(order_no=text, include_deleted=True)
+        if found:
+            so = found[0]
+            return so, int(so.ecommerce_order_id) if (so.ecommerce_order_id or "").isdigit() else None
+        raise ReconcileError(f"no sales order for {store.name} order {order!r} in Katana (by WooCommerce id or "
+                             f"order number)")
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
+    return {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0)}
+
+
+def _saved_store(plan: Plan | None, name: str) -> StorePlan | None:
+    if plan is None:
+        return None
+    return next((s for s in plan.stores if s.store == name), None)
+
+
+def _pair(saved: StorePlan | None, fresh: list[Action], kinds: set[str], predicted: Sequence[Action] = ()):
+    """Yield (action, outcome, note) for the actions of `kinds`.
+
+    Without a saved plan every fresh action runs (reported `replanned` where it differs from what
+    this run predicted). With one, the saved actions decide what runs: unchanged -> applied as
+    planned, changed fingerprint -> the fresh version, reported `replanned`, gone -> dropped; fresh
+    actions the saved plan lacks are skipped for the next run."""
+    if saved is None:
+        predicted_by_key = {a.key: a for a in predicted}
+        for a in fresh:
+            was = predicted_by_key.get(a.key)
+            if was is not None and was.fingerprint != a.fingerprint:
+                yield a, REPLANNED, "figures changed since planning; applied as re-computed"
+            else:
+                yield a, APPLIED, ""
+        return
+    fresh_by_key = {a.key: a for a in fresh}
+    saved_keys = set()
+    for old in (a for a in saved.actions if a.kind in kinds):
+        saved_keys.add(old.key)
+        new = fresh_by_key.get(old.key)
+        if new is None:
+            yield old, DROPPED, "no longer needed (already done, or the data changed): not applied"
+        elif new.fingerprint == old.fingerprint:
+            yield new, APPLIED, ""
+        else:
+            yield new, REPLANNED, "the data changed since the plan was made: applied as re-planned, not as saved"
+    for a in fresh:
+        if a.key not in saved_keys:
+            yield a, SKIPPED, "not in the saved plan: run plan again to include it"
