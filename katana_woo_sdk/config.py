@@ -1,0 +1,428 @@
+"""The declarative configuration: YAML file -> JSON Schema -> semantic checks -> frozen dataclasses.
+
+Callers: `runner` (builds the clients and engines of every store from a `Config`), `cli`
+(``katana-woo validate [--json]`` and every command that reads a config), and notebooks::
+
+    config = load_config("configs/demo.yaml")
+    shop = config.store("shop-eu")
+    shop.location, shop.orders.statuses, config.store_hash("shop-eu")
+
+Every problem of a file is reported at once, each located as ``file:line:col: $.path: message``
+(`ConfigError.issues`); nothing is built from a file with a problem. The file never holds a
+secret, only where to find it (an environment variable's name, or a file); secrets are wrapped in
+`Secret`, which never shows its value, and are scrubbed from every message.
+
+The parsing lives in `_config_yaml` (YAML with positions), the schema and its messages in
+`_config_schema`, the checks beyond the schema in `_config_checks`.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from . import _config_checks as checks
+from . import _config_schema
+from ._config_yaml import format_path, parse
+from .errors import ConfigError, ConfigIssue
+
+__all__ = [
+    "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig",
+    "Config", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
+    "dump_effective", "config_schema", "ConfigError", "ConfigIssue",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Secret:
+    """A credential. Shown as ``***`` by repr/str/format; `reveal()` is the only way to the value.
+
+    >>> key = Secret("ck_123"); print(key, repr(key))
+    *** Secret('***')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        """The secret value, for the one place that needs it (an HTTP header or signature)."""
+        return self._value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self):  # copy/deepcopy/pickle (dataclasses.asdict deep-copies fields)
+        return (Secret, (self._value,))
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Client-side throttle for one Katana API key."""
+
+    requests: int = 60
+    period_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class KatanaConfig:
+    """The Katana account. `api_key` is None only when loaded with ``require_env=False``."""
+
+    base_url: str = "https://api.katanamrp.com/v1"
+    api_key: Secret | None = None
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    api_key_source: str = ""  # "env:KATANA_API_KEY" or "file:/abs/path": where the key came from
+
+
+@dataclass(frozen=True)
+class OrdersConfig:
+    """Order import settings of one store (defaults.orders already merged in)."""
+
+    enabled: bool = True
+    statuses: tuple[str, ...] = ("processing",)
+    since: datetime | None = None  # aware, UTC
+    overlap_minutes: int = 10
+    order_no_format: str = "WC-{store}-{number}"
+    delivery_days: int = 14
+    add_order_note: bool = False
+
+    def order_no(self, *, store: str, number: str | int, id: int) -> str:
+        """The Katana order number of a WooCommerce order."""
+        return self.order_no_format.format(store=store, number=str(number), id=id)
+
+
+@dataclass(frozen=True)
+class StockConfig:
+    """Initial stock import and stock sync settings of one store (defaults.stock already merged in)."""
+
+    initial_import: bool = False
+    confirm_shared_location_import: bool = False
+    initial_cost_per_unit: Decimal | None = None
+    sync: bool = True
+    policy: str = "available"  # "available" (in stock - committed) | "in_stock"
+    buffer: int = 0
+    maximum: int | None = None
+    floor_zero: bool = True
+
+    def target_quantity(self, in_stock: Decimal | int | str, committed: Decimal | int | str = 0) -> int:
+        """The quantity to push to WooCommerce for Katana's figures at the mapped location.
+
+        Rounded down: WooCommerce holds whole units, and rounding up would sell stock that is not there.
+        """
+        figure = Decimal(str(in_stock))
+        if self.policy == "available":
+            figure -= Decimal(str(committed))
+        figure -= self.buffer
+        if self.maximum is not None:
+            figure = min(figure, Decimal(self.maximum))
+        if self.floor_zero:
+            figure = max(figure, Decimal(0))
+        return int(figure.to_integral_value(rounding=ROUND_FLOOR))
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """One WooCommerce store and the Katana location it maps to.
+
+    `url` is normalised (lowercase scheme and host, no default port, no trailing slash).
+    `consumer_key`/`consumer_secret` are None only for a disabled store whose credentials are not
+    available, or when loaded with ``require_env=False``.
+    """
+
+    name: str
+    url: str
+    consumer_key: Secret | None
+    consumer_secret: Secret | None
+    location: str | int | None = None
+    ecommerce_store_name: str = ""  # resolved: the explicit value, else the url's host[:port]
+    enabled: bool = True
+    allow_insecure_http: bool = False
+    verify: bool | str = True  # a str is the absolute path of a CA bundle
+    orders: OrdersConfig = field(default_factory=OrdersConfig)
+    stock: StockConfig = field(default_factory=StockConfig)
+    credentials_source: str = ""  # "env:KEY_VAR,SECRET_VAR" or "file:path"
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where the local SQLite state lives (absolute) and how long to wait for its lock."""
+
+    path: Path
+    lock_timeout_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded, valid configuration. `config_hash` covers every non-secret effective setting."""
+
+    version: int
+    katana: KatanaConfig
+    stores: tuple[StoreConfig, ...]
+    state: StateConfig
+    source: Path | None = None
+    config_hash: str = ""
+
+    def store(self, name: str) -> StoreConfig:
+        """The store called `name` (KeyError listing the known names otherwise)."""
+        for store in self.stores:
+            if store.name == name:
+                return store
+        raise KeyError(f"no store {name!r} in the config (stores: {', '.join(s.name for s in self.stores)})")
+
+    @property
+    def enabled_stores(self) -> tuple[StoreConfig, ...]:
+        return tuple(store for store in self.stores if store.enabled)
+
+    def store_hash(self, name: str) -> str:
+        """12 hex digits identifying a store's effective settings (url, store key, location, orders, stock).
+
+        Stable across runs and machines; changes exactly when one of those settings changes.
+        """
+        store = self.store(name)
+        settings = {"url": store.url, "ecommerce_store_name": store.ecommerce_store_name,
+                    "location": store.location, "orders": _jsonable(store.orders),
+                    "stock": _jsonable(store.stock)}
+        return _sha256(settings)[:12]
+
+    def __repr__(self) -> str:
+        names = ", ".join(s.name if s.enabled else f"{s.name} (disabled)" for s in self.stores)
+        return f"Config(source={str(self.source) if self.source else None!r}, stores=[{names}], " \
+               f"hash={self.config_hash[:12]})"
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+def load_config(path: str | os.PathLike, *, env: Mapping[str, str] = os.environ,
+                require_env: bool = True) -> Config:
+    """Load and validate a config file; raise `ConfigError` listing every problem.
+
+    `require_env=False` checks the file alone, without the environment it points at (a CI lint
+    of a config repository): unset variables and missing secret files are then not problems, the
+    secrets are None and a URL whose ``${VAR}`` is unset stays unexpanded. Such a Config is for
+    inspection, not for running.
+    """
+    config, issues = _load_path(path, env, require_env)
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def load_config_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike | None = None,
+                     env: Mapping[str, str] = os.environ, require_env: bool = True) -> Config:
+    """Like `load_config` for YAML text; relative paths in it are relative to `base_dir` (default: cwd)."""
+    config, issues = _analyse(text, filename, Path(base_dir or ".").resolve(), env, require_env, None)
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def validate_file(path: str | os.PathLike, env: Mapping[str, str] = os.environ, *,
+                  require_env: bool = True) -> list[ConfigIssue]:
+    """Every problem of a config file (an empty list when it is valid); never raises ConfigError."""
+    return _load_path(path, env, require_env)[1]
+
+
+def validate_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike | None = None,
+                  env: Mapping[str, str] = os.environ, require_env: bool = True) -> list[ConfigIssue]:
+    """Every problem of YAML config text; never raises ConfigError."""
+    return _analyse(text, filename, Path(base_dir or ".").resolve(), env, require_env, None)[1]
+
+
+def format_issues(issues: Sequence[ConfigIssue]) -> str:
+    """Issues one per line (``file:line:col: $.path: message``), then a count: for the CLI."""
+    count = len(issues)
+    lines = [str(issue) for issue in issues]
+    lines.append(f"{count} problem{'s' if count != 1 else ''} found" if count else "no problems found")
+    return "\n".join(lines)
+
+
+def config_schema() -> dict:
+    """The JSON Schema of config files (Draft 2020-12), e.g. for ``katana-woo schema``."""
+    return json.loads(_config_schema.schema_text())
+
+
+def _load_path(path: str | os.PathLike, env: Mapping[str, str],
+               require_env: bool) -> tuple[Config | None, list[ConfigIssue]]:
+    filename = os.fspath(path)
+    file = Path(path)
+    try:
+        text = file.read_text("utf-8")
+    except UnicodeDecodeError as error:
+        return None, [ConfigIssue(filename, None, None, "$", f"is not UTF-8 text ({error.reason} at byte "
+                                                           f"{error.start})")]
+    except OSError as error:
+        return None, [ConfigIssue(filename, None, None, "$",
+                                  f"cannot read the config file: {error.strerror or type(error).__name__}")]
+    return _analyse(text, filename, file.resolve().parent, env, require_env, file.resolve())
+
+
+def _analyse(text: str, filename: str, base_dir: Path, env: Mapping[str, str], require_env: bool,
+             source: Path | None) -> tuple[Config | None, list[ConfigIssue]]:
+    doc = parse(text)
+    found: list[tuple[tuple, str, bool]] = []
+    secrets: set[str] = set()
+    result = None
+    if doc.parsed and doc.data is None:
+        found.append(((), "the file is empty; a config needs at least 'version: 1' and 'stores'", False))
+    elif doc.parsed:
+        found.extend(_config_schema.findings(doc.data))
+
+        def line_of(path):
+            mark = doc.mark(path)
+            return mark.line if mark else "?"
+
+        result = checks.check(doc.data, env=env, base_dir=base_dir, require_env=require_env,
+                              line_of=line_of)
+        found.extend(result.problems)
+        secrets = result.secret_values
+    located = [(p.path, p.message, p.mark) for p in doc.problems]  # YAML problems know their place
+    located += [(path, message, doc.mark(path, key=at_key)) for path, message, at_key in found]
+    issues: list[ConfigIssue] = []
+    for path, message, mark in located:
+        issue = ConfigIssue(filename, mark.line if mark else None, mark.col if mark else None,
+                            _scrub(format_path(path), secrets), _scrub(message, secrets))
+        if issue not in issues:
+            issues.append(issue)
+    issues.sort(key=lambda i: (i.line or 0, i.col or 0, i.path))
+    if issues or result is None:
+        return None, issues
+    config = _build(doc.data, result, base_dir, source)
+    log.debug("loaded %s: %d stores, hash %s", filename, len(config.stores), config.config_hash[:12])
+    return config, []
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    # Longest first, so a secret containing another is replaced whole.
+    for value in sorted(secrets, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | None) -> Config:
+    katana = data.get("katana") or {}
+    rate = katana.get("rate_limit") or {}
+    katana_config = KatanaConfig(
+        base_url=result.katana_url,
+        api_key=Secret(result.api_key) if result.api_key else None,
+        rate_limit=RateLimit(requests=rate.get("requests", RateLimit.requests),
+                             period_seconds=float(rate.get("period_seconds", RateLimit.period_seconds))),
+        api_key_source=result.api_key_source,
+    )
+    stores = []
+    for index, raw in enumerate(data["stores"]):
+        resolved = result.stores[index]
+        orders = dict(resolved.orders, since=resolved.since)
+        if "statuses" in orders:
+            orders["statuses"] = tuple(orders["statuses"])
+        stock = dict(resolved.stock)
+        if stock.get("initial_cost_per_unit") is not None:
+            stock["initial_cost_per_unit"] = Decimal(str(stock["initial_cost_per_unit"]))
+        stores.append(StoreConfig(
+            name=raw["name"], url=resolved.url,
+            consumer_key=Secret(resolved.consumer_key) if resolved.consumer_key else None,
+            consumer_secret=Secret(resolved.consumer_secret) if resolved.consumer_secret else None,
+            location=raw.get("location"),
+            ecommerce_store_name=resolved.ecommerce_store_name,
+            enabled=raw.get("enabled", True),
+            allow_insecure_http=raw.get("allow_insecure_http", False),
+            verify=resolved.verify,
+            orders=OrdersConfig(**orders),
+            stock=StockConfig(**stock),
+            credentials_source=resolved.credentials_source,
+        ))
+    state = data.get("state") or {}
+    state_path = Path(state.get("path", _config_schema.default("state", "path"))).expanduser()
+    state_config = StateConfig(
+        path=Path(os.path.abspath(base_dir / state_path)),
+        lock_timeout_seconds=float(state.get("lock_timeout_seconds", 0)),
+    )
+    config = Config(version=data["version"], katana=katana_config, stores=tuple(stores), state=state_config,
+                    source=source)
+    return replace(config, config_hash=_sha256(_settings(config)))
+
+
+def _jsonable(value: Any) -> Any:
+    """Dataclasses, tuples, Decimals, datetimes and paths as plain JSON values (Secrets refused)."""
+    if isinstance(value, Secret):
+        raise TypeError("a Secret has no JSON form")
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _sha256(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _store_settings(store: StoreConfig) -> dict:
+    return {"name": store.name, "url": store.url, "ecommerce_store_name": store.ecommerce_store_name,
+            "location": store.location, "enabled": store.enabled,
+            "allow_insecure_http": store.allow_insecure_http, "verify": store.verify,
+            "orders": _jsonable(store.orders), "stock": _jsonable(store.stock)}
+
+
+def _settings(config: Config) -> dict:
+    """The non-secret effective settings that `config_hash` covers (not where secrets come from)."""
+    return {"version": config.version,
+            "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
+            "stores": [_store_settings(store) for store in config.stores],
+            "state": _jsonable(config.state)}
+
+
+def dump_effective(config: Config) -> dict:
+    """The effective configuration as JSON-ready data, without any secret (``validate --json``).
+
+    Secrets appear as where they come from (``"api_key_source": "env:KATANA_API_KEY"``) and whether
+    they were found (``"api_key_set": true``).
+    """
+    out = _settings(config)
+    out["source"] = str(config.source) if config.source else None
+    out["config_hash"] = config.config_hash
+    out["katana"].update(api_key_source=config.katana.api_key_source, api_key_set=config.katana.api_key is not None)
+    for entry, store in zip(out["stores"], config.stores):
+        entry.update(credentials_source=store.credentials_source,
+                     credentials_set=store.consumer_key is not None and store.consumer_secret is not None,
+                     store_hash=config.store_hash(store.name))
+    return out
