@@ -35,3 +35,40 @@ def _block_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _katana_gateway_guard(request, monkeypatch):
+    """Every Katana API request with a JSON body sent during a test is validated against the live
+    gateway's request DTOs (../shared); the test fails at teardown listing each body the real
+    gateway would refuse. Nothing is raised inside `send`: the runner catches errors per store and
+    would hide it. Does nothing when ../shared is absent (the dedicated tests skip with a reason)."""
+    from _shared import SHARED
+    import _katana_gateway as gw
+
+    spec = SHARED.joinpath(*gw.SPEC_PARTS) if SHARED is not None else None
+    if spec is None or not spec.exists() or getattr(request.module, "KATANA_GATEWAY_CHECK", True) is False:
+        yield
+        return
+    import requests
+
+    gateway = gw.load_gateway(str(spec))
+    violations: list[str] = []
+    real_send = requests.Session.send
+
+    def send(self, prepared, **kwargs):
+        try:
+            path = gw.katana_api_path(prepared.url, prepared.headers)
+            if path is not None and not gw.is_unchecked():
+                has_json, body = gw.request_json(prepared.body, prepared.headers)
+                if has_json:
+                    violations.extend(gateway.validate(prepared.method, path, body))
+        except Exception as exc:  # the guard must never break the request it watches
+            violations.append(f"gateway guard failed on {prepared.method} {prepared.url}: {exc!r}")
+        return real_send(self, prepared, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    yield
+    if violations:
+        pytest.fail("request bodies Katana's live gateway would refuse (422):\n  " + "\n  ".join(violations),
+                    pytrace=False)
