@@ -1,0 +1,265 @@
+"""The Katana emulator's state and its non-order rules, with no HTTP in sight.
+
+Called by `_katana_http` (the API handlers) and `katana_emulator` (the admin helpers), always under
+the emulator's one lock. Everything a client can observe derives from a small state: locations,
+products/variants, per-(variant, location) stock cells, customers, tax rates, stock adjustments
+and sales orders (whose rules live in `_katana_orders`). `quantity_committed` is computed from
+the open orders' rows, never stored.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+from ._katana_model import (OPEN, Location, Product, SalesOrder, StockCell, Variant, check_dto, dec, detail,
+                            invalid, iso, num, parse_date, q5, q10)
+from ._katana_orders import SalesOrderRules
+
+# --- the store ------------------------------------------------------------------------------
+
+class KatanaData(SalesOrderRules):
+    """All emulated Katana state. Not thread-safe by itself: the emulator holds one RLock."""
+
+    def __init__(self, *, now: Callable[[], datetime], base_currency_code: str = "USD",
+                 unique_order_no: bool = True, unique_stock_adjustment_number: bool = False,
+                 patch_wipes_additional_info: bool = True):
+        self.now = now
+        self.unique_order_no = unique_order_no
+        self.unique_stock_adjustment_number = unique_stock_adjustment_number
+        self.patch_wipes_additional_info = patch_wipes_additional_info
+        self.factory: dict[str, Any] = {"base_currency_code": base_currency_code,
+                                        "default_sales_location_id": None}
+        self.locations: dict[int, Location] = {}
+        self.products: dict[int, Product] = {}
+        self.variants: dict[int, Variant] = {}
+        self.stock: dict[tuple[int, int], StockCell] = {}
+        self.customers: dict[int, dict[str, Any]] = {}
+        self.tax_rates: dict[int, dict[str, Any]] = {}
+        self.stock_adjustments: dict[int, dict[str, Any]] = {}
+        self.sales_orders: dict[int, SalesOrder] = {}
+        # Distinct id ranges per resource: a client that passes a variant id where a location id
+        # belongs gets a 404/422 here instead of silently hitting another record.
+        self._next = {"location": 101, "address": 501, "product": 20001, "variant": 30001, "customer": 40001,
+                      "tax_rate": 301, "stock_adjustment": 60001, "stock_adjustment_row": 61001,
+                      "sales_order": 70001, "sales_order_row": 80001, "so_address": 90001, "shipping_fee": 95001}
+
+    def new_id(self, kind: str) -> int:
+        value = self._next[kind]
+        self._next[kind] = value + 1
+        return value
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def live_locations(self) -> list[Location]:
+        return [loc for loc in self.locations.values() if loc.deleted_at is None]
+
+    def live_variants(self) -> list[Variant]:
+        return [v for v in self.variants.values() if v.deleted_at is None]
+
+    def variant_by_sku(self, sku: str) -> Variant | None:
+        return next((v for v in self.live_variants() if v.sku == sku), None)
+
+    def cell(self, variant_id: int, location_id: int) -> StockCell:
+        return self.stock.setdefault((variant_id, location_id), StockCell())
+
+    def committed(self) -> dict[tuple[int, int], Decimal]:
+        out: dict[tuple[int, int], Decimal] = {}
+        for so in self.sales_orders.values():
+            if so.deleted_at is None and so.status == OPEN:
+                for row in so.rows:
+                    key = (row.variant_id, row.location_id)
+                    out[key] = out.get(key, Decimal(0)) + row.quantity
+        return out
+
+    # --- serialisers -------------------------------------------------------------------------
+
+    def inventory_row(self, variant: Variant, location: Location, committed: Decimal,
+                      extend: Iterable[str] = ()) -> dict[str, Any]:
+        cell = self.stock.get((variant.id, location.id)) or StockCell()
+        value = max(cell.in_stock, Decimal(0)) * cell.average_cost
+        row: dict[str, Any] = {
+            "variant_id": variant.id, "location_id": location.id,
+            "safety_stock_level": q5(cell.safety_stock), "reorder_point": q5(cell.safety_stock),
+            "average_cost": q10(cell.average_cost), "value_in_stock": q10(value),
+            "quantity_in_stock": q5(cell.in_stock), "quantity_committed": q5(committed),
+            "quantity_expected": q5(cell.expected),
+            "quantity_missing_or_excess": q5(cell.in_stock - committed + cell.expected - cell.safety_stock),
+            "quantity_potential": q5(Decimal(0)), "archived_at": None,
+        }
+        if "variant" in extend:
+            row["variant"] = variant.to_api()
+        if "location" in extend:
+            row["location"] = location.to_api()
+        return row
+
+    def product_api(self, product: Product) -> dict[str, Any]:
+        variants = [v for v in self.live_variants() if v.product_id == product.id]
+        configs: dict[str, list[str]] = {}
+        for v in variants:
+            for k, val in v.config.items():
+                configs.setdefault(k, [])
+                if val not in configs[k]:
+                    configs[k].append(val)
+        return {"id": product.id, "name": product.name, "uom": "pcs", "category_name": product.category_name,
+                "is_sellable": True, "is_producible": True, "is_purchasable": True, "is_auto_assembly": False,
+                "batch_tracked": False, "serial_tracked": False, "operations_in_sequence": False,
+                "type": "product", "purchase_uom": None, "purchase_uom_conversion_rate": None,
+                "default_supplier_id": None, "custom_field_collection_id": None,
+                "configs": [{"id": product.id * 10 + i, "name": k, "values": vals, "product_id": product.id}
+                            for i, (k, vals) in enumerate(configs.items())],
+                "variants": [v.to_api() for v in variants],
+                "created_at": iso(product.created_at), "updated_at": iso(product.created_at), "archived_at": None,
+                "deleted_at": None}
+
+    @staticmethod
+    def tax_rate_api(rate: dict[str, Any]) -> dict[str, Any]:
+        return {k: (num(v) if k == "rate" else v) for k, v in rate.items() if not k.startswith("_")}
+
+    @staticmethod
+    def stock_adjustment_api(adj: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in adj.items() if k != "stock_adjustment_rows"}
+        out["stock_adjustment_rows"] = [
+            {k: (num(v) if k in ("quantity", "cost_per_unit") else v) for k, v in row.items()}
+            for row in adj["stock_adjustment_rows"]]
+        return out
+
+    # --- admin-level writes (no DTO: the Katana UI does these) --------------------------------
+
+    def add_location(self, name: str, *, sales_allowed: bool = True, is_primary: bool = False,
+                     address: dict[str, Any] | None = None, legal_name: str | None = None) -> Location:
+        if any(loc.name == name for loc in self.live_locations()):
+            raise ValueError(f"a location named {name!r} exists")
+        if address is not None:
+            address = {"id": self.new_id("address"), "line_1": "", "line_2": "", "city": "", "state": "",
+                       "zip": "", "country": "", **address}
+        loc = Location(self.new_id("location"), name, self.now(), is_primary=is_primary,
+                       sales_allowed=sales_allowed, legal_name=legal_name, address=address)
+        self.locations[loc.id] = loc
+        if self.factory["default_sales_location_id"] is None and sales_allowed:
+            self.factory["default_sales_location_id"] = loc.id
+        return loc
+
+    def add_variant(self, sku: str | None, *, name: str | None = None, product_name: str | None = None,
+                    sales_price: Any = None, config: dict[str, str] | None = None) -> Variant:
+        if sku is not None and self.variant_by_sku(sku) is not None:
+            raise ValueError(f"a variant with SKU {sku!r} exists")   # Katana keeps SKUs unique
+        product_name = product_name or name or sku or "Unnamed product"
+        product = next((p for p in self.products.values() if p.name == product_name), None)
+        if product is None:
+            product = Product(self.new_id("product"), product_name, self.now())
+            self.products[product.id] = product
+        variant = Variant(self.new_id("variant"), sku, product.id, self.now(),
+                          sales_price=None if sales_price is None else dec(sales_price),
+                          config=dict(config or {}), name=name)
+        self.variants[variant.id] = variant
+        return variant
+
+    # --- API writes --------------------------------------------------------------------------
+
+    def _check_location(self, location_id: Any, path: str, details: list, *, for_sales: bool) -> None:
+        loc = self.locations.get(location_id) if isinstance(location_id, int) else None
+        if loc is None:
+            details.append(detail(path, "notFound", f"location {location_id} does not exist", value=location_id))
+        elif loc.deleted_at is not None:
+            details.append(detail(path, "deleted", f"location {location_id} is deleted", value=location_id))
+        elif for_sales and not loc.sales_allowed:
+            details.append(detail(path, "salesNotAllowed", f"location {location_id} does not allow sales",
+                                  value=location_id))
+
+    def _check_variant(self, variant_id: Any, path: str, details: list) -> None:
+        v = self.variants.get(int(variant_id))
+        if v is None or v.deleted_at is not None:
+            details.append(detail(path, "notFound", f"variant {variant_id} does not exist", value=variant_id))
+
+    def _check_tax_rate(self, tax_rate_id: Any, path: str, details: list) -> None:
+        if tax_rate_id is not None and int(tax_rate_id) not in self.tax_rates:
+            details.append(detail(path, "notFound", f"tax rate {tax_rate_id} does not exist", value=tax_rate_id))
+
+    def _check_order_no(self, order_no: str, details: list, *, exclude: int | None = None) -> None:
+        if self.unique_order_no and any(so.order_no == order_no and so.id != exclude
+                                        for so in self.sales_orders.values()):
+            details.append(detail(".order_no", "unique", f"order_no {order_no!r} is already used",
+                                  value=order_no))
+
+    def _date(self, body: dict, name: str, details: list) -> datetime | None:
+        try:
+            return parse_date(body.get(name))
+        except ValueError:
+            details.append(detail(f".{name}", "format", 'should match format "date-time"', format="date-time"))
+            return None
+
+    def create_stock_adjustment(self, body: Any) -> dict[str, Any]:
+        check_dto("CreateStockAdjustmentDto", body)
+        details: list = []
+        self._check_location(body["location_id"], ".location_id", details, for_sales=False)
+        for i, row in enumerate(body["stock_adjustment_rows"]):
+            self._check_variant(row["variant_id"], f".stock_adjustment_rows[{i}].variant_id", details)
+            if "cost_per_unit" in row and row["quantity"] < 0:
+                details.append(detail(f".stock_adjustment_rows[{i}].cost_per_unit", "costForNegative",
+                                      "cost_per_unit is only accepted on positive quantities"))
+        number = body["stock_adjustment_number"]
+        if self.unique_stock_adjustment_number and any(
+                a["stock_adjustment_number"] == number for a in self.stock_adjustments.values()):
+            details.append(detail(".stock_adjustment_number", "unique", "stock_adjustment_number is already used"))
+        date = self._date(body, "stock_adjustment_date", details)
+        if details:
+            raise invalid(details)
+        now = self.now()
+        rows = []
+        for row in body["stock_adjustment_rows"]:
+            qty = dec(row["quantity"])
+            cell = self.cell(int(row["variant_id"]), body["location_id"])
+            if qty > 0 and "cost_per_unit" in row:
+                held = max(cell.in_stock, Decimal(0))
+                cell.average_cost = (held * cell.average_cost + qty * dec(row["cost_per_unit"])) / (held + qty)
+            cell.in_stock += qty
+            cell.updated_at = now
+            out = {"id": self.new_id("stock_adjustment_row"), "variant_id": int(row["variant_id"]), "quantity": qty,
+                   "cost_per_unit": dec(row["cost_per_unit"]) if "cost_per_unit" in row else cell.average_cost,
+                   "batch_transactions": list(row.get("batch_transactions") or []),
+                   "traceability": [dict(t, quantity=str(t["quantity"])) for t in row.get("traceability") or []]}
+            rows.append(out)
+        adj = {"id": self.new_id("stock_adjustment"), "stock_adjustment_number": number,
+               "stock_adjustment_date": iso(date or now), "location_id": body["location_id"],
+               "reason": body.get("reason"), "additional_info": body.get("additional_info"),
+               "stock_adjustment_rows": rows, "created_at": iso(now), "updated_at": iso(now), "deleted_at": None}
+        self.stock_adjustments[adj["id"]] = adj
+        return adj
+
+    def create_customer(self, body: Any) -> dict[str, Any]:
+        check_dto("CreateCustomerDto", body)
+        now = iso(self.now())
+        cid = self.new_id("customer")
+        addresses = []
+        for a in body.get("addresses") or []:
+            addresses.append({"id": self.new_id("address"), "customer_id": cid, "entity_type": a["entity_type"],
+                              "default": bool(a.get("default", False)),
+                              **{k: a.get(k) for k in ("first_name", "last_name", "company", "phone", "line_1",
+                                                       "line_2", "city", "state", "zip", "country")},
+                              "created_at": now, "updated_at": now, "deleted_at": None})
+
+        def default_of(kind: str) -> int | None:
+            of_kind = [a for a in addresses if a["entity_type"] == kind]
+            chosen = next((a for a in of_kind if a["default"]), of_kind[0] if of_kind else None)
+            return chosen["id"] if chosen else None
+
+        customer = {"id": cid, "name": body["name"],
+                    **{k: body.get(k) for k in ("first_name", "last_name", "company", "email", "phone", "comment",
+                                                "reference_id", "category", "discount_rate")},
+                    "currency": body.get("currency") or self.factory["base_currency_code"],
+                    "default_billing_id": default_of("billing"), "default_shipping_id": default_of("shipping"),
+                    "addresses": addresses, "created_at": now, "updated_at": now, "deleted_at": None}
+        self.customers[cid] = customer
+        return customer
+
+    def create_tax_rate(self, body: Any) -> dict[str, Any]:
+        check_dto("CreateTaxRateDto", body)
+        now = iso(self.now())
+        rate = dec(body["rate"])
+        name = body.get("name") or f"{num(rate)}%"
+        record = {"id": self.new_id("tax_rate"), "name": name, "rate": rate, "_rate": rate,
+                  "is_default_sales": False, "is_default_purchases": False, "display_name": name,
+                  "created_at": now, "updated_at": now}
+        self.tax_rates[record["id"]] = record
+        return record
