@@ -396,12 +396,21 @@ class SalesOrderShippingFees(_Namespace):
 
 class Customers(_Namespace):
     def find_by_email(self, email: str) -> Customer | None:
-        """The live customer with this email (compared case-insensitively, as mail systems do);
-        the oldest when several match."""
-        wanted = (email or "").strip().lower()
+        """The live customer with this email, compared case-insensitively (as mail systems do); the
+        oldest when several match. Whether Katana's `email` filter ignores case is undocumented, so
+        when the address as given finds nothing, its lower-case form is tried too (one more request)."""
+        given = (email or "").strip()
+        wanted = given.lower()
         if not wanted:
             return None
-        return self._first(({"email": email.strip()}), lambda c: (c.email or "").strip().lower() == wanted)
+
+        def same(c: Customer) -> bool:
+            return (c.email or "").strip().lower() == wanted
+
+        found = self._first({"email": given}, same)
+        if found is None and given != wanted:
+            found = self._first({"email": wanted}, same)
+        return found
 
     def find_by_reference_id(self, reference_id: str) -> Customer | None:
         """The live customer with exactly this `reference_id` (where we keep the Woo customer key)."""

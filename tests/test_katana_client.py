@@ -592,3 +592,181 @@ def test_unchecked_block_lets_an_invalid_body_through(katana, fake):
     fake.on("POST", "/tax_rates", lambda q, b: (200, {"id": 1, "rate": 5}))
     with unchecked():
         katana.http.request("POST", "/tax_rates", json={"rate": 5, "bogus": True}, creates=True)
+
+
+# --- the same client against the sandbox's Katana emulator (issue 3 acceptance) --------------------
+
+class EmulatorClock(FakeClock):
+    """Wall-clock time for the emulator, advanced only by the client's (fake) sleeps."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 1_750_000_000.0
+
+
+@pytest.fixture
+def emulator_cls():
+    module = pytest.importorskip("katana_woo_sdk.sandbox.katana_emulator",
+                                 reason="the sandbox Katana emulator is not in this checkout")
+    return module.KatanaEmulator
+
+
+@pytest.fixture
+def emulated(emulator_cls):
+    clock = EmulatorClock()
+    emulator = emulator_cls(rate=60, clock=clock).start()
+    bucket = TokenBucket(60, 60.0, clock=clock, sleep=clock.sleep, wall_clock=clock)
+    client = KatanaClient(emulator.api_key, base_url=emulator.base_url, limiter=bucket, sleep=clock.sleep)
+    yield emulator, client, clock
+    client.close()
+    emulator.stop()
+
+
+def _emulated_draft(main: int, customer: int, variant_ids: list[int], woo_id: str = "1001") -> SalesOrderDraft:
+    return _draft(order_no=f"WC-shop-{woo_id}", customer_id=customer, location_id=main, ecommerce_order_id=woo_id,
+                  rows=tuple(SalesOrderRowDraft(v, Decimal("2"), Decimal("9.99"), location_id=main)
+                             for v in variant_ids))
+
+
+def test_emulator_end_to_end(emulated):
+    emulator, katana, clock = emulated
+    main = emulator.add_location("Main Warehouse", is_primary=True)["id"]
+    shop = emulator.add_location("Shop")["id"]
+    emulator.set_default_sales_location(main)
+    for sku in ("MUG-1", "MUG-2", "mug-1"):
+        emulator.add_variant(sku, product_name="Mug")
+    emulator.set_stock("MUG-1", main, 10)
+
+    assert {loc.name for loc in katana.locations.list()} == {"Main Warehouse", "Shop"}
+    assert katana.factory.get().default_sales_location_id == main
+    variants = katana.variants.by_skus(["MUG-1", "MUG-2", "MUG-9"])
+    assert set(variants) == {"MUG-1", "MUG-2"} and variants["MUG-1"].sku == "MUG-1"
+    ids = [variants["MUG-1"].id, variants["MUG-2"].id]
+    stock = katana.inventory.list(main, ids)
+    assert stock[ids[0]].quantity_in_stock == Decimal(10)
+
+    customer = katana.customers.create(CustomerDraft("Jane Doe", email="jane@example.com", reference_id="woo:shop:7"))
+    assert katana.customers.find_by_email("JANE@example.com").id == customer.id
+    assert katana.customers.find_by_reference_id("woo:shop:7").id == customer.id
+    tax = katana.tax_rates.find_by_rate(20) or katana.tax_rates.create(20, "VAT 20%")
+    assert katana.tax_rates.find_by_rate(Decimal("20.000")).id == tax.id
+
+    so = katana.sales_orders.create(_emulated_draft(main, customer.id, ids))
+    assert so.ecommerce_order_type == "wooCommerce" and so.location_id == main
+    found = katana.sales_orders.list(ecommerce_store_name="shop.example", ecommerce_order_id="1001",
+                                     include_deleted=True)
+    assert [s.id for s in found] == [so.id]
+    assert katana.inventory.list(main, ids)[ids[0]].quantity_committed == Decimal(2)
+
+    moved = katana.sales_orders.update_location(so.id, shop)
+    assert moved.location_id == shop and {r.location_id for r in moved.rows} == {shop}
+    again = katana.sales_orders.get(so.id)
+    assert again.location_id == shop and again.raw.get("additional_info") == "Imported from WooCommerce"
+    assert katana.inventory.list(shop, ids)[ids[0]].quantity_committed == Decimal(2)
+
+    fee = katana.sales_order_shipping_fee.create(so.id, Decimal("4.90"), "Flat rate")
+    assert Decimal(str(fee["amount"])) == Decimal("4.90")
+
+    sa = katana.stock_adjustments.create("WC-IMPORT-shop-1", main, [(ids[0], 5, Decimal("3.5")), (ids[1], -1, 2)],
+                                         reason="Initial stock import")
+    assert katana.stock_adjustments.find("WC-IMPORT-shop-1", main).id == sa.id
+    assert katana.stock_adjustments.find("WC-IMPORT-shop-1", shop) is None
+    assert katana.inventory.list(main, ids)[ids[0]].quantity_in_stock == Decimal(15)
+
+    emulator.deliver_sales_order(so.id)
+    with pytest.raises(SalesOrderNotOpenError):
+        katana.sales_orders.update_location(so.id, main)
+    katana.sales_orders.delete(so.id)
+    assert katana.sales_orders.list(ecommerce_store_name="shop.example", ecommerce_order_id="1001") == []
+    assert [s.id for s in katana.sales_orders.list(ecommerce_order_id="1001", include_deleted=True)] == [so.id]
+
+
+def test_emulator_pagination(emulated):
+    emulator, katana, clock = emulated
+    main = emulator.add_location("Main")["id"]
+    for i in range(520):
+        emulator.add_variant(f"SKU-{i:04d}", product_name=f"P{i}")
+        emulator.set_stock(f"SKU-{i:04d}", main, i)
+    assert len(list(katana.variants.iter())) == 520
+    assert len(katana.inventory.list(main)) == 520
+    assert katana.calls.snapshot() == {"katana GET /variants": 3, "katana GET /inventory": 3}
+    assert emulator.server.count("GET", "/variants") == 3
+
+
+def test_emulator_ignored_filters_are_rechecked(emulated):
+    emulator, katana, clock = emulated
+    main = emulator.add_location("Main")["id"]
+    v = emulator.add_variant("A-1")["id"]
+    customer = katana.customers.create(CustomerDraft("C"))
+    for woo_id in ("1", "2", "3"):
+        katana.sales_orders.create(_emulated_draft(main, customer.id, [v], woo_id))
+    emulator.ignore_filter("sales_orders", "ecommerce_order_id")
+    emulator.ignore_filter("variants", "sku")
+    assert [s.ecommerce_order_id for s in katana.sales_orders.list(ecommerce_store_name="shop.example",
+                                                                   ecommerce_order_id="2")] == ["2"]
+    emulator.add_variant("B-1")
+    assert set(katana.variants.by_skus(["B-1"])) == {"B-1"}
+
+
+def test_emulator_429_is_waited_out_and_retried(emulator_cls):
+    clock = EmulatorClock()
+    with emulator_cls(rate=5, period=60.0, clock=clock) as emulator:
+        emulator.add_location("Main")
+        # A client that does not know the budget (another process on the key): Katana's 429 is honoured.
+        blind = KatanaClient(emulator.api_key, base_url=emulator.base_url, limiter=False, sleep=clock.sleep)
+        for _ in range(7):
+            assert blind.locations.list()
+        assert emulator.server.count(path="/locations") >= 7
+        assert any(r.status == 429 for r in emulator.server.requests())
+        assert clock.sleeps and all(s <= 60 for s in clock.sleeps)
+
+
+def test_emulator_throttled_client_never_gets_a_429(emulator_cls):
+    clock = EmulatorClock()
+    with emulator_cls(rate=5, period=60.0, clock=clock) as emulator:
+        emulator.add_location("Main")
+        bucket = TokenBucket(60, 60.0, clock=clock, sleep=clock.sleep, wall_clock=clock)
+        one = KatanaClient(emulator.api_key, base_url=emulator.base_url, limiter=bucket, sleep=clock.sleep)
+        two = KatanaClient(emulator.api_key, base_url=emulator.base_url, limiter=bucket, sleep=clock.sleep)
+        for _ in range(6):
+            one.locations.list()
+            two.factory.get()
+        # The bucket adopted the server's X-Ratelimit-Limit of 5 after the first answer.
+        assert bucket.rate == 5
+        assert not any(r.status == 429 for r in emulator.server.requests())
+
+
+def test_emulator_lost_create_answer_is_not_resent(emulated):
+    emulator, katana, clock = emulated
+    main = emulator.add_location("Main")["id"]
+    v = emulator.add_variant("A-1")["id"]
+    customer = katana.customers.create(CustomerDraft("C"))
+    emulator.server.inject_fault(method="POST", path="/sales_orders$", status=502, after=True)
+    with pytest.raises(ServerError):
+        katana.sales_orders.create(_emulated_draft(main, customer.id, [v], "77"))
+    assert emulator.server.count("POST", "/sales_orders$") == 1
+    # ... and the natural-key lookup finds what the lost answer created.
+    assert len(katana.sales_orders.list(ecommerce_store_name="shop.example", ecommerce_order_id="77")) == 1
+    emulator.server.inject_fault(method="POST", path="/stock_adjustments$", drop=True, after=True)
+    with pytest.raises(TransportError) as err:
+        katana.stock_adjustments.create("SA-77", main, [(v, 1)])
+    assert err.value.connect_failed is False
+    assert katana.stock_adjustments.find("SA-77", main) is not None
+    emulator.server.inject_fault(method="GET", path="/locations$", status=503, times=2)
+    assert katana.locations.list()
+
+
+def test_emulator_html_answer_is_unexpected(emulated):
+    emulator, katana, clock = emulated
+    emulator.server.inject_fault(method="GET", path="/factory$", status=202, html="<html>captcha</html>")
+    with pytest.raises(Exception) as err:
+        katana.factory.get()
+    assert type(err.value).__name__ == "UnexpectedResponseError"
+
+
+def test_emulator_via_sandbox_start():
+    sandbox = pytest.importorskip("katana_woo_sdk.sandbox", reason="the sandbox is not in this checkout")
+    with sandbox.start(dataset=None, katana_rate=None) as box:
+        with KatanaClient(box.katana.api_key, base_url=box.katana.base_url, limiter=False) as katana:
+            assert katana.locations.list() == []
+            assert katana.factory.get() is not None
