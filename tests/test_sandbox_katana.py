@@ -148,6 +148,7 @@ def test_pagination_header_uses_strings_and_limit_is_clamped(api, katana):
     assert len(clamped.json()["data"]) == 250
     assert json.loads(clamped.headers["X-Pagination"])["total_pages"] == "2"
     assert _error(api.get(_url(katana, "/variants"), params={"limit": "x"}), 422)["details"][0]["path"] == ".limit"
+    assert _error(api.get(_url(katana, "/variants"), params={"page": 0}), 422)["details"][0]["code"] == "minimum"
 
 
 def test_unknown_filters_are_silently_ignored(api, katana):
@@ -156,6 +157,10 @@ def test_unknown_filters_are_silently_ignored(api, katana):
     # /inventory does not take ids or dates: ignored, not applied
     rows = api.get(_url(katana, "/inventory")).json()["data"]
     assert api.get(_url(katana, "/inventory"), params={"ids": 1, "created_at_min": "2099-01-01"}).json()["data"] == rows
+    # a filter whose value does not parse is not applied either ("invalid parameters" in Katana's words)
+    assert api.get(_url(katana, "/inventory"), params={"location_id": "main"}).json()["data"] == rows
+    assert api.get(_url(katana, "/variants"), params={"ids": "x", "include_deleted": "yes"}).json()["data"] == everything
+    assert api.get(_url(katana, "/variants"), params={"created_at_min": "2099-01-01T00:00:00Z"}).json()["data"] == []
 
 
 def test_sku_filter_is_exact_case_sensitive_and_takes_repeated_keys(api, katana):

@@ -7,8 +7,9 @@ under the emulator's lock. Wire conventions reproduced here:
 - every answer carries `X-Ratelimit-Limit/Remaining/Reset` (when a limit is set);
 - lists are `{"data": [...]}` with `limit` (default 50, clamped to 250) and 1-based `page`, and an
   `X-Pagination` header whose values are all strings;
-- unknown query parameters are silently ignored, as Katana documents; a *declared* filter can be
-  made to be ignored too (`ignore_filter`), because Katana was seen doing that live;
+- unknown query parameters, and filters whose value does not parse, are silently ignored, as Katana
+  documents; a *declared* filter can be made to be ignored too (`ignore_filter`), because Katana
+  was seen doing that live;
 - array parameters take repeated keys (`sku=A&sku=B`) or `ids[]=`; a comma is part of the value,
   never a separator (so `sku=A,B` looks for the SKU "A,B").
 """
@@ -31,7 +32,12 @@ MAX_LIMIT = 250
 
 
 class Query:
-    """Typed access to a request's query string, with Katana's 422 on a malformed value."""
+    """Typed access to a request's query string.
+
+    A filter whose value does not parse is not applied, like an unknown one: Katana documents that
+    "if an invalid parameter is added to the filter, it won't be applied to the results". Only
+    the pagination parameters are strict (`page_args`), since the gateway models them as a schema.
+    """
 
     def __init__(self, request: Request, ignored: Iterable[str] = ()):
         self._q = request.query
@@ -52,7 +58,7 @@ class Query:
             try:
                 out.append(int(value))
             except ValueError:
-                raise _query_error(name, "type", "should be integer", type="integer") from None
+                continue
         return out
 
     def int(self, name: str) -> int | None:
@@ -60,30 +66,36 @@ class Query:
         return values[-1] if values else None
 
     def bool(self, name: str) -> bool | None:
-        value = self.str(name)
-        if value is None:
-            return None
-        if value.lower() in ("true", "1"):
-            return True
-        if value.lower() in ("false", "0"):
-            return False
-        raise _query_error(name, "type", "should be boolean", type="boolean")
+        value = (self.str(name) or "").lower()
+        return True if value in ("true", "1") else False if value in ("false", "0") else None
 
     def number(self, name: str) -> Decimal | None:
-        value = self.str(name)
-        if value is None:
-            return None
         try:
-            return dec(value)
+            return dec(self.str(name)) if self.str(name) is not None else None
         except ValueError:
-            raise _query_error(name, "type", "should be number", type="number") from None
+            return None
 
     def date(self, name: str):
-        value = self.str(name)
         try:
-            return parse_date(value)
+            return parse_date(self.str(name))
         except ValueError:
-            raise _query_error(name, "format", 'should match format "date-time"', format="date-time") from None
+            return None
+
+    def page_args(self) -> tuple[int, int]:
+        out = []
+        for name, default in (("limit", DEFAULT_LIMIT), ("page", 1)):
+            raw = self._q.get(name, [])
+            if not raw:
+                out.append(default)
+                continue
+            try:
+                value = int(raw[-1])
+            except ValueError:
+                raise _query_error(name, "type", "should be integer", type="integer") from None
+            if value < 1:
+                raise _query_error(name, "minimum", "should be >= 1", comparison=">=", limit=1)
+            out.append(value)
+        return out[0], out[1]
 
 
 def _query_error(name: str, code: str, message: str, **info: Any) -> KatanaApiError:
@@ -190,14 +202,7 @@ class KatanaApi:
 
     @staticmethod
     def _page(items: list[Any], q: Query) -> tuple[int, dict[str, Any], dict[str, str]]:
-        limit = q.int("limit")
-        page = q.int("page")
-        limit = DEFAULT_LIMIT if limit is None else limit
-        page = 1 if page is None else page
-        if limit < 1:
-            raise _query_error("limit", "minimum", "should be >= 1", comparison=">=", limit=1)
-        if page < 1:
-            raise _query_error("page", "minimum", "should be >= 1", comparison=">=", limit=1)
+        limit, page = q.page_args()
         limit = min(limit, MAX_LIMIT)   # Katana: "we will automatically change the limit to 250"
         total = len(items)
         pages = math.ceil(total / limit)
