@@ -145,9 +145,13 @@ class Runner:
             if w.orders is not None:
                 for variant_id, qty in w.orders.pending_qty.items():
                     pending[w.location.id][variant_id] = pending[w.location.id].get(variant_id, Decimal(0)) + qty
+        adjustments: dict[int, dict[int, Decimal]] = defaultdict(dict)
+        for w in live:                       # ... then the one-time initial imports, which raise in-stock ...
+            if w.plan.error is None and w.store.stock.initial_import:
+                self._guard(w, lambda: self._plan_initial_import(ctx, w, confirm, adjustments[w.location.id]))
         for w in live:                       # ... then stock, which every store on a location shares
             if w.plan.error is None:
-                self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], confirm))
+                self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], adjustments[w.location.id]))
         return work
 
     def _guard(self, w: _StoreWork, step: Callable[[], None]) -> None:
@@ -198,21 +202,28 @@ class Runner:
             notes["orders_already_in_katana"] = w.orders.recovered
         w.plan = replace(w.plan, actions=w.plan.actions + w.orders.actions, holds=w.orders.holds, notes=notes)
 
-    def _plan_stock(self, ctx: RunContext, w: _StoreWork, pending: Mapping[int, Decimal], confirm: bool) -> None:
-        actions, warnings, notes, error = list(w.plan.actions), list(w.plan.warnings), dict(w.plan.notes), None
-        if w.store.stock.initial_import:
-            others = [s for s in self.config.enabled_stores if s.name != w.store.name]
-            init = stock_engine.plan_initial_import(ctx, w.store, w.location, self._open_qty(ctx, w.store),
-                                                    others_on_location=others, confirmed=confirm)
-            actions += [init.action] if init.action else []
-            warnings += init.warnings
-            notes.update(init.notes)
-        sync = stock_engine.plan_stock_sync(ctx, w.store, w.location, pending)
-        if sync.action:
-            actions.append(sync.action)
+    def _plan_initial_import(self, ctx: RunContext, w: _StoreWork, confirm: bool,
+                             adjustments: dict[int, Decimal]) -> None:
+        others = [s for s in self.config.enabled_stores if s.name != w.store.name]
+        init = stock_engine.plan_initial_import(ctx, w.store, w.location, self._open_qty(ctx, w.store),
+                                                others_on_location=others, confirmed=confirm)
+        if init.action is not None:
+            for row in init.action.payload["rows"]:
+                vid = int(row["variant_id"])
+                adjustments[vid] = adjustments.get(vid, Decimal(0)) + Decimal(row["quantity"])
+        notes = dict(w.plan.notes)
+        notes.update(init.notes)
+        w.plan = replace(w.plan, actions=w.plan.actions + ((init.action,) if init.action else ()),
+                         warnings=w.plan.warnings + tuple(init.warnings), notes=notes)
+
+    def _plan_stock(self, ctx: RunContext, w: _StoreWork, pending: Mapping[int, Decimal],
+                    adjustments: Mapping[int, Decimal]) -> None:
+        """`adjustments`: in-stock changes an initial import planned in this run will make."""
+        sync = stock_engine.plan_stock_sync(ctx, w.store, w.location, pending, adjustments)
+        notes = dict(w.plan.notes)
         notes.update(sync.notes)
-        error = sync.error
-        w.plan = replace(w.plan, actions=tuple(actions), warnings=tuple(warnings), notes=notes, error=error)
+        w.plan = replace(w.plan, actions=w.plan.actions + ((sync.action,) if sync.action else ()), notes=notes,
+                         error=sync.error)
 
     def _open_qty(self, ctx: RunContext, store: StoreConfig) -> dict[str, Decimal]:
         """SKU -> quantity on every open order in the imported statuses (read once, for the initial import)."""
@@ -432,7 +443,7 @@ class Runner:
             mapping = self.state.current_mapping(store.name)
             ledger = self.state.ledger(store.name)
             held = tuple(Hold(store.name, e.woo_order_id, e.woo_number or str(e.woo_order_id),
-                              (e.reason or "held").split(":")[0], e.reason or "")
+                              *_split_reason(e.reason))
                          for e in ledger.values() if e.status == "held")
             pushed = self.state.pushed_records(store.name)
             stores.append(StoreStatus(
@@ -494,6 +505,12 @@ class Runner:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+def _split_reason(reason: str | None) -> tuple[str, str]:
+    """The ledger keeps "code: detail"."""
+    code, _, detail = (reason or "held").partition(": ")
+    return code, detail or code
+
 
 def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
     return {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0)}

@@ -14,7 +14,7 @@ connectors' users report. A figure is never computed from an empty or failed rea
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
@@ -55,7 +55,7 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
     done = ctx.state.get_cursor(store.name, INITIAL_CURSOR)
     if done:
         return StockPlan(None, notes={"initial_import": f"done ({done}); not repeated"})
-    existing = ctx.katana.stock_adjustments.find(number)
+    existing = ctx.katana.stock_adjustments.find(number, include_deleted=False)
     if existing is not None:
         return StockPlan(None, notes={"initial_import": f"already in Katana as adjustment {number} "
                                                         f"(#{existing.id}) at location #{existing.location_id}; not repeated"})
@@ -64,7 +64,7 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
     for other in others_on_location:
         if other.name in earlier or other.name == store.name or not other.stock.initial_import:
             continue
-        found = ctx.katana.stock_adjustments.find(initial_import_number(other))
+        found = ctx.katana.stock_adjustments.find(initial_import_number(other), include_deleted=False)
         if found is not None and found.location_id == location.id:
             earlier.add(other.name)
     if earlier and not (confirmed or store.stock.confirm_shared_location_import):
@@ -92,8 +92,8 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
         current = row.quantity_in_stock if row else Decimal(0)
         delta = target - current
         if delta != 0:
-            rows.append({"sku": item.sku, "variant_id": variant.id, "quantity": str(delta),
-                         "from": str(current), "to": str(target)})
+            rows.append({"sku": item.sku, "variant_id": variant.id, "quantity": _plain(delta),
+                         "from": _plain(current), "to": _plain(target)})
     notes = {"initial_import_unmanaged": unmanaged, "initial_import_unknown_skus": unknown}
     payload = {"number": number, "location_id": location.id, "rows": rows,
                "cost_per_unit": None if store.stock.initial_cost_per_unit is None else str(store.stock.initial_cost_per_unit)}
@@ -107,7 +107,7 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
 def apply_initial_import(ctx: RunContext, store: StoreConfig, action: Action) -> dict[str, Any]:
     p = action.payload
     location_id = int(p["location_id"])
-    existing = ctx.katana.stock_adjustments.find(p["number"])
+    existing = ctx.katana.stock_adjustments.find(p["number"], include_deleted=False)
     if existing is None and p["rows"]:
         cost = Decimal(p["cost_per_unit"]) if p.get("cost_per_unit") else None
         rows = [(int(r["variant_id"]), Decimal(r["quantity"]), cost if Decimal(r["quantity"]) > 0 else None)
@@ -121,6 +121,12 @@ def apply_initial_import(ctx: RunContext, store: StoreConfig, action: Action) ->
     return {"adjustment_id": adjustment_id, "number": p["number"], "rows": len(p["rows"])}
 
 
+def _plain(value: Decimal) -> str:
+    """'15' rather than Katana's '15.00000' in plans people read."""
+    text = format(value.normalize(), "f")
+    return text
+
+
 # --- stock sync ----------------------------------------------------------------------------------
 
 def figure(row: InventoryRow, pending: Decimal, policy: StockConfig) -> int:
@@ -130,7 +136,9 @@ def figure(row: InventoryRow, pending: Decimal, policy: StockConfig) -> int:
 
 
 def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
-                    pending: Mapping[int, Decimal]) -> StockPlan:
+                    pending: Mapping[int, Decimal], adjustments: Mapping[int, Decimal] | None = None) -> StockPlan:
+    """`pending`: variant id -> quantity WooCommerce took that Katana has not committed (all
+    stores on the location); `adjustments`: in-stock changes planned earlier in the same run."""
     if not store.stock.sync:
         return StockPlan(None)
     variants = ctx.variants_by_sku()
@@ -162,6 +170,8 @@ def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
         if row is None:
             no_row.append(item.sku)
             continue
+        if adjustments and variant.id in adjustments:
+            row = replace(row, quantity_in_stock=row.quantity_in_stock + adjustments[variant.id])
         value = figure(row, pending.get(variant.id, Decimal(0)), store.stock)
         if item.stock_quantity != value:
             writes.append({"product_id": item.id, "parent_id": item.parent_id if item.is_variation else None,
