@@ -36,6 +36,7 @@ from .models import Location
 from .plan import (APPLIED, BLOCKED, DISABLED, DROPPED, FAILED, INVALID, NEW, REMAP, REPLANNED, SKIPPED,
                    UNCHANGED, Action, ActionResult, ConditionView, Hold, LocationRef, MappingPlan, Plan, Report,
                    Status, StorePlan, StoreReport, StoreStatus, fingerprint, now_utc)
+from .report import StockComparison, StockRow
 from .state import State
 from .woo import WooClient
 
@@ -145,6 +146,7 @@ class Runner:
             if w.orders is not None:
                 for variant_id, qty in w.orders.pending_qty.items():
                     pending[w.location.id][variant_id] = pending[w.location.id].get(variant_id, Decimal(0)) + qty
+        ctx.pending = pending
         adjustments: dict[int, dict[int, Decimal]] = defaultdict(dict)
         for w in live:                       # ... then the one-time initial imports, which raise in-stock ...
             if w.plan.error is None and w.store.stock.initial_import:
@@ -454,6 +456,28 @@ class Runner:
                 max((r.pushed_at for r in pushed.values()), default=None), self.config.store_hash(store.name)))
         runs = self.state.runs(limit=1)
         return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None)
+
+    def compare_stock(self, store: str) -> StockComparison:
+        """The store's stock next to its location's figures and what a push would write (reads only)."""
+        cfg = self.config.store(store)
+        ctx = self._context()
+        work = {w.store.name: w for w in self._plan(ctx, list(self.config.enabled_stores), False)}
+        w = work.get(cfg.name)
+        if w is None or w.location is None or w.plan.error:
+            raise ReconcileError(f"{store}: cannot compare stock: "
+                                 f"{(w.plan.error or w.plan.mapping.message) if w else 'store is disabled'}")
+        inventory, variants = ctx.inventory(w.location.id), ctx.variants_by_sku()
+        pending = ctx.pending.get(w.location.id, {})
+        rows = []
+        for item in ctx.catalog(cfg):
+            variant = variants.get(item.sku) if item.sku else None
+            if variant is None or item.manage_stock is not True or variant.id not in inventory:
+                continue
+            row = inventory[variant.id]
+            target = stock_engine.figure(row, pending.get(variant.id, Decimal(0)), cfg.stock)
+            rows.append(StockRow(item.sku, item.stock_quantity, row.quantity_in_stock, row.quantity_committed,
+                                 row.available, target))
+        return StockComparison(cfg.name, LocationRef(w.location.id, w.location.name), tuple(rows))
 
     # --- explicit Ship From move -------------------------------------------------------------------
 

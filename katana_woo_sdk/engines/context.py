@@ -65,6 +65,8 @@ class RunContext:
         self._customers: dict[str, Customer] = {}
         self._tax_rates: dict[Decimal, TaxRate] = {}
         self.reads: dict[str, StoreRead] = {}
+        # location id -> variant id -> quantity the stores took that Katana has not committed
+        self.pending: dict[int, dict[int, Decimal]] = {}
 
     # --- Katana ----------------------------------------------------------------------------------
 
