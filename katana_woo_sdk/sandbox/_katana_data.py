@@ -158,7 +158,8 @@ class KatanaData(SalesOrderRules):
     # --- API writes --------------------------------------------------------------------------
 
     def _check_location(self, location_id: Any, path: str, details: list, *, for_sales: bool) -> None:
-        loc = self.locations.get(location_id) if isinstance(location_id, int) else None
+        # dict lookup by value: 101 and 101.0 (an integer to Ajv) find the same location
+        loc = self.locations.get(location_id) if isinstance(location_id, (int, float)) else None
         if loc is None:
             details.append(detail(path, "notFound", f"location {location_id} does not exist", value=location_id))
         elif loc.deleted_at is not None:
@@ -198,7 +199,7 @@ class KatanaData(SalesOrderRules):
             if "cost_per_unit" in row and row["quantity"] < 0:
                 details.append(detail(f".stock_adjustment_rows[{i}].cost_per_unit", "costForNegative",
                                       "cost_per_unit is only accepted on positive quantities"))
-        number = body["stock_adjustment_number"]
+        number, location_id = body["stock_adjustment_number"], int(body["location_id"])
         if self.unique_stock_adjustment_number and any(
                 a["stock_adjustment_number"] == number for a in self.stock_adjustments.values()):
             details.append(detail(".stock_adjustment_number", "unique", "stock_adjustment_number is already used"))
@@ -209,7 +210,7 @@ class KatanaData(SalesOrderRules):
         rows = []
         for row in body["stock_adjustment_rows"]:
             qty = dec(row["quantity"])
-            cell = self.cell(int(row["variant_id"]), body["location_id"])
+            cell = self.cell(int(row["variant_id"]), location_id)
             if qty > 0 and "cost_per_unit" in row:
                 held = max(cell.in_stock, Decimal(0))
                 cell.average_cost = (held * cell.average_cost + qty * dec(row["cost_per_unit"])) / (held + qty)
@@ -221,7 +222,7 @@ class KatanaData(SalesOrderRules):
                    "traceability": [dict(t, quantity=str(t["quantity"])) for t in row.get("traceability") or []]}
             rows.append(out)
         adj = {"id": self.new_id("stock_adjustment"), "stock_adjustment_number": number,
-               "stock_adjustment_date": iso(date or now), "location_id": body["location_id"],
+               "stock_adjustment_date": iso(date or now), "location_id": location_id,
                "reason": body.get("reason"), "additional_info": body.get("additional_info"),
                "stock_adjustment_rows": rows, "created_at": iso(now), "updated_at": iso(now), "deleted_at": None}
         self.stock_adjustments[adj["id"]] = adj

@@ -126,7 +126,7 @@ class SalesOrderRules:
         extra = {k: body.get(k) for k in ("customer_ref", "additional_info", "tracking_number", "tracking_number_url",
                                           "ecommerce_order_type", "ecommerce_store_name", "ecommerce_order_id",
                                           "custom_fields")}
-        so = SalesOrder(so_id, order_no, body["customer_id"], int(location_id), body.get("status", OPEN),
+        so = SalesOrder(so_id, order_no, int(body["customer_id"]), int(location_id), body.get("status", OPEN),
                         body.get("currency") or customer.get("currency") or self.factory["base_currency_code"],
                         created, delivery or created + timedelta(days=14), now, rows, addresses, extra)
         self.sales_orders[so.id] = so
@@ -188,7 +188,9 @@ class SalesOrderRules:
         for name in ("location_id", "order_no", "customer_id", "currency", "customer_ref", "tracking_number",
                      "tracking_number_url", "custom_fields"):
             if name in body:
-                if hasattr(so, name):
+                if name in ("location_id", "customer_id"):
+                    setattr(so, name, int(body[name]))
+                elif hasattr(so, name):
                     setattr(so, name, body[name])
                 else:
                     so.extra[name] = body[name]
