@@ -175,7 +175,7 @@ class Orders:
         return WooOrderNote.from_api(_object(resp, "POST"))
 
     def notes(self, order_id: int) -> list[WooOrderNote]:
-        """Every note of an order, newest first (the endpoint is not paginated)."""
+        """Every note of an order, newest first, same-second notes by id (the endpoint is not paginated)."""
         return [WooOrderNote.from_api(n) for n in _array(self._c._http.get(f"orders/{int(order_id)}/notes"))]
 
 

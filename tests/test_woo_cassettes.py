@@ -31,7 +31,7 @@ from vcr.request import Request
 
 from katana_woo_sdk._http import HttpClient
 from katana_woo_sdk.errors import AuthError, ConfigError, NotFoundError, RejectedError
-from katana_woo_sdk.models import StockWrite
+from katana_woo_sdk.models import StockWrite, WooOrder, WooProduct
 from katana_woo_sdk.woo import SYSTEM, WooClient
 
 from _shared import SHARED
@@ -42,6 +42,7 @@ HTTPS_STORE, HTTP_STORE = "https://woo.example.test", "http://woo.example.test"
 CK, CS = "ck_5e0c4a1f0d9b8e7a6c5d4e3f2a1b0c9d8e7f6a5b", "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
 SECRET_PARAMS = ("consumer_key", "consumer_secret", "oauth_consumer_key", "oauth_nonce", "oauth_signature",
                  "oauth_signature_method", "oauth_timestamp", "oauth_version")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ALL_CASSETTES = ("catalog_setup", "list_products_paginated", "find_by_sku", "list_variations",
                  "batch_stock_update", "orders", "stock_after_orders", "errors", "oauth1_http")
 
@@ -56,7 +57,7 @@ def _complete_single_pages() -> dict[tuple, int]:
     """Recorded list GETs without per_page whose one page held the whole collection -> X-WP-Total."""
     found: dict[tuple, int] = {}
     for path in CASSETTES.glob("*.yaml"):
-        for interaction in yaml.safe_load(path.read_text())["interactions"]:
+        for interaction in yaml.load(path.read_text(), Loader=_LOADER)["interactions"]:
             rec, resp = interaction["request"], interaction["response"]
             headers = {k.lower(): v[0] for k, v in resp["headers"].items()}
             if rec["method"] != "GET" or resp["status"]["code"] != 200 or "x-wp-totalpages" not in headers:
@@ -121,7 +122,7 @@ def no_secret_leaks(caplog):
 
 
 def _recorded_json_bodies(name: str, method: str, path_suffix: str) -> list[dict]:
-    data = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text())
+    data = yaml.load((CASSETTES / f"{name}.yaml").read_text(), Loader=_LOADER)
     return [json.loads(i["request"]["body"]) for i in data["interactions"]
             if i["request"]["method"] == method and i["request"]["uri"].endswith(path_suffix)]
 
@@ -155,7 +156,6 @@ def test_catalog_setup_products_variations_and_the_parent_stock_mode():
     with replay("catalog_setup"), woo() as client:
         created = [client.request("POST", "products", json=body) for body in products[:5]]
         assert [r.status for r in created] == [201] * 5
-        from katana_woo_sdk.models import WooProduct
         w1, w2, w3, gift, shirt = (WooProduct.from_api(r.data) for r in created)
         assert (w1.id, w1.sku, w1.manage_stock, w1.stock_quantity) == (17, "WIDGET-1", True, 10)
         assert (w3.id, w3.stock_quantity) == (19, 4)
@@ -278,7 +278,6 @@ def test_stock_batches_per_item_errors_413_and_silently_ignored_writes():
 # --- 6. orders -----------------------------------------------------------------------------------
 
 def test_orders_listing_modified_after_status_notes_and_deleted_product_lines():
-    from katana_woo_sdk.models import WooOrder
     bodies = _recorded_json_bodies("orders", "POST", "/orders")
     temp_product = _recorded_json_bodies("orders", "POST", "/products")[0]
     with replay("orders"), woo() as client:

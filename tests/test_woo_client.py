@@ -515,3 +515,99 @@ def test_a_shared_call_counter_counts_every_request():
     woo.products.by_skus(["A"])
     assert woo.calls is counter
     assert counter.snapshot() == {"woocommerce GET /orders": 1, "woocommerce GET /products": 1}
+
+
+# --- the same client against the sandbox's WooCommerce emulator (OAuth1 over loopback http) ------
+
+@pytest.fixture
+def emulator():
+    module = pytest.importorskip("katana_woo_sdk.sandbox.woo_emulator", reason="the Woo emulator has not landed")
+    with module.WooEmulator("shop", consumer_key=CK, consumer_secret=CS) as store:
+        for n in range(1, 6):
+            store.add_product(f"WIDGET-{n}", f"Widget {n}", "12.50", stock=10 * n)
+        store.add_product("NOSTOCK-1", "Gift Card", "25.00", stock=None)
+        store.add_variable_product("TSHIRT", "T-Shirt", [
+            {"sku": "TSHIRT-S", "price": "19.00", "stock": 5, "attributes": {"Size": "S"}},
+            {"sku": "TSHIRT-M", "price": "19.00", "stock": 0, "attributes": {"Size": "M"}},
+            {"sku": "TSHIRT-XL", "price": "21.00", "stock": None, "attributes": {"Size": "XL"}}], stock=20)
+        yield store
+
+
+@pytest.mark.parametrize("oauth1_in", ["query", "header"])
+def test_emulator_oauth1_pagination_sku_lookup_and_variations(emulator, oauth1_in):
+    with WooClient(emulator.url, CK, CS, oauth1_in=oauth1_in) as woo:
+        assert woo.auth_mode == f"oauth1-{oauth1_in}"
+        listed = list(woo.products.iter(per_page=2))
+        assert [p.sku for p in listed] == ["WIDGET-1", "WIDGET-2", "WIDGET-3", "WIDGET-4", "WIDGET-5", "NOSTOCK-1",
+                                           "TSHIRT"]
+        assert woo.calls.by_route("woocommerce")["GET /products"] == 4
+        shirt = listed[-1]
+        found = woo.products.by_skus(["WIDGET-2", "TSHIRT-M", "NO-SUCH-SKU"])
+        assert list(found) == ["WIDGET-2", "TSHIRT-M"]
+        assert (found["TSHIRT-M"].type, found["TSHIRT-M"].parent_id) == ("variation", shirt.id)
+        variations = list(woo.variations.iter(shirt.id))
+        assert [v.sku for v in variations] == ["TSHIRT-S", "TSHIRT-M", "TSHIRT-XL"]
+        assert variations[2].manage_stock == "parent" and variations[2].stock_managed_by == shirt.id
+        assert woo.products.get(shirt.id).variations == tuple(v.id for v in variations)
+
+
+def test_emulator_stock_batches_item_errors_and_silent_ignores(emulator):
+    with WooClient(emulator.url, CK, CS) as woo:
+        skus = woo.products.by_skus(["WIDGET-1", "WIDGET-2", "NOSTOCK-1", "TSHIRT-S", "TSHIRT-M", "TSHIRT-XL"])
+        s, m, xl = skus["TSHIRT-S"], skus["TSHIRT-M"], skus["TSHIRT-XL"]
+        results = woo.stock.write([
+            StockWrite(skus["WIDGET-1"].id, 7), StockWrite(s.id, 9, parent_id=s.parent_id),
+            StockWrite(m.id, 1),                                     # a variation sent as a product
+            StockWrite(skus["NOSTOCK-1"].id, 3),                     # manage_stock false
+            StockWrite(xl.id, 2, parent_id=xl.parent_id),            # manage_stock "parent"
+            StockWrite(skus["WIDGET-2"].id, 0)])
+        assert [r.applied for r in results] == [True, True, False, False, False, True]
+        assert results[2].error_code == "woocommerce_rest_invalid_product_id"
+        assert "manage_stock false" in results[3].reason and 'manage_stock "parent"' in results[4].reason
+        assert [emulator.stock_of(k) for k in ("WIDGET-1", "TSHIRT-S", "TSHIRT-M", "NOSTOCK-1", "TSHIRT", "WIDGET-2")] \
+            == [7, 9, 0, None, 20, 0]
+
+    with WooClient(emulator.url, CK, CS, batch_limit=101) as lenient:    # the store's limit is 100
+        refused = lenient.stock.write([StockWrite(skus["WIDGET-1"].id, 1)] * 101)
+    assert {r.error_code for r in refused} == {"woocommerce_rest_request_entity_too_large"}
+    assert emulator.stock_of("WIDGET-1") == 7
+
+
+def test_emulator_many_products_go_in_batches_of_100(emulator):
+    for n in range(150):
+        emulator.add_product(f"BULK-{n}", f"Bulk {n}", "1.00", stock=1)
+    with WooClient(emulator.url, CK, CS) as woo:
+        products = woo.products.by_skus(f"BULK-{n}" for n in range(150))
+        assert len(products) == 150 and woo.calls.by_route("woocommerce")["GET /products"] == 3
+        results = woo.stock.write([StockWrite(p.id, 40) for p in products.values()])
+        assert all(r.applied for r in results)
+        assert woo.calls.by_route("woocommerce")["POST /products/batch"] == 2
+    assert {emulator.stock_of(f"BULK-{n}") for n in range(150)} == {40}
+
+
+def test_emulator_orders_listing_status_notes_and_deleted_products(emulator):
+    emulator.add_product("TEMP-1", "Temp Gadget", "3.00", stock=5)
+    before = datetime.now(timezone.utc) - timedelta(seconds=2)
+    first = emulator.place_order([("WIDGET-1", 1), ("TSHIRT-S", 2)])
+    held = emulator.place_order([("WIDGET-2", 1)], status="on-hold")
+    temp = emulator.place_order([("TEMP-1", 1)])
+    emulator.delete_product("TEMP-1")
+    with WooClient(emulator.url, CK, CS) as woo:
+        assert [o.id for o in woo.orders.iter(modified_after=before)] == [first["id"], temp["id"]]
+        assert [o.id for o in woo.orders.iter(statuses=("processing", "on-hold"), modified_after=before)] == [
+            first["id"], held["id"], temp["id"]]
+        line = woo.orders.get(first["id"]).line_items[1]
+        assert (line.sku, line.quantity, line.variation_id > 0) == ("TSHIRT-S", 2, True)
+        gone = woo.orders.get(temp["id"]).line_items[0]
+        assert (gone.product_id, gone.sku, gone.name) == (0, None, "Temp Gadget")
+        assert woo.orders.update_status(first["id"], "completed").status == "completed"
+        note = woo.orders.add_note(first["id"], "Imported to Katana as sales order SO-1.")
+        assert note.note in [n.note for n in woo.orders.notes(first["id"])]
+
+
+def test_emulator_wrong_secret_is_an_auth_error_without_secrets(emulator):
+    with WooClient(emulator.url, CK, "cs_wrong") as woo:
+        with pytest.raises(AuthError) as err:
+            woo.products.get(17)
+    assert err.value.code == "woocommerce_rest_authentication_error" and "OAuth signature" in err.value.hint
+    assert CK not in str(err.value) and "cs_wrong" not in str(err.value)
