@@ -470,6 +470,10 @@ def _param(value: Any) -> Any:
 
 
 def _params(filters: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in filters.items():
+        if isinstance(value, (list, tuple, set, frozenset)) and not value:
+            # WordPress reads `include=` as no filter at all: an empty id list would match everything.
+            raise ValueError(f"{key} is empty; WordPress would ignore it and match everything")
     return {k: _param(v) for k, v in filters.items() if v is not None}
 
 

@@ -300,6 +300,8 @@ def test_products_and_variations_are_listed_by_id_with_filters_encoded_for_wordp
     assert [p.id for p in woo.products.iter(type="simple", include=[1, 2, 3], featured=True, search=None)] == [22, 23]
     assert store.sent[0].query == {"orderby": "id", "order": "asc", "per_page": "100", "page": "1", "type": "simple",
                                    "include": "1,2,3", "featured": "true"}
+    with pytest.raises(ValueError, match="include is empty"):
+        woo.orders.iter(include=[])                                     # would list every order
     variations = list(woo.variations.iter(21))
     assert store.sent[1].path == "/wp-json/wc/v3/products/21/variations"
     assert store.sent[1].query == {"orderby": "id", "order": "asc", "per_page": "100", "page": "1"}
