@@ -142,10 +142,10 @@ class KatanaEmulator:
             return loc
 
     def add_location(self, name: str, *, sales_allowed: bool = True, is_primary: bool = False,
-                     address: dict[str, Any] | None = None) -> dict[str, Any]:
+                     address: dict[str, Any] | None = None, unique_name: bool = True) -> dict[str, Any]:
         with self._lock:
             return self.data.add_location(name, sales_allowed=sales_allowed, is_primary=is_primary,
-                                          address=address).to_api()
+                                          address=address, unique_name=unique_name).to_api()
 
     def delete_location(self, id_or_name: int | str) -> dict[str, Any]:
         """Soft-delete, as the UI does: hidden from lists and inventory, still found by id. Stock
