@@ -152,7 +152,7 @@ def what_happened(plan: Plan, report: Report, status: Status, state_dir: Path) -
         f"{n(pushed, 'stock figure')} from Katana back to the stores; {n(held, 'order')} "
         f"{'is' if held == 1 else 'are'} held with the reason shown (retried on every run, never dropped) and "
         f"{n(failed, 'action')} failed. That took {n(report.calls_to('katana'), 'call')} to Katana and "
-        f"{n(report.calls_to('woocommerce'), 'call')} to WooCommerce. Status now: {state_text}. Running `plan` "
-        f"again would find those orders already in Katana by their order numbers, so nothing is imported "
-        f"twice. The config copy and the SQLite state are in {state_dir}; the sandbox stops when this command ends.")
+        f"{n(report.calls_to('woocommerce'), 'call')} to WooCommerce. Status now: {state_text}. Running it "
+        f"again imports nothing twice: the local state remembers each import, and even without it the "
+        f"orders are found in Katana by their order numbers. The config copy and the SQLite state are in {state_dir}; the sandbox stops when this command ends.")
     return text

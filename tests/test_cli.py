@@ -374,3 +374,21 @@ def test_default_state_dir_is_fresh_and_local(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = demo.default_state_dir(datetime(2024, 5, 1, 12, 30, 5))
     assert path == tmp_path / ".katana-woo" / "demo-20240501-123005"
+
+
+def test_demo_against_the_sandbox(tmp_path, monkeypatch, capsys):
+    """Issue 4 item 8: `katana-woo demo` runs the whole cycle and writes only under its directory."""
+    pytest.importorskip("katana_woo_sdk.sandbox.woo_emulator", reason="the WooCommerce emulator is not there yet")
+    pytest.importorskip("katana_woo_sdk.runner", reason="the runner is not there yet")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    code, out, err = run(capsys, "demo", "--no-progress")
+    assert code == 0, err
+    state_dir = next((cwd / ".katana-woo").iterdir())
+    assert state_dir.name.startswith("demo-") and f"writes only under {state_dir}" in out
+    assert {p.name for p in cwd.iterdir()} == {".katana-woo"}
+    assert (state_dir / "demo.yaml").exists() and (state_dir / "state.sqlite").exists()
+    for marker in ("shop-eu:", "shop-us:", "shop-outlet:", "Plan: ", "Apply: ", "Status: ", "What just happened"):
+        assert marker in out
+    assert "ck_" not in out and "cs_" not in out                           # sandbox credentials stay hidden
