@@ -157,11 +157,15 @@ class Runner:
         return work
 
     def _guard(self, w: _StoreWork, step: Callable[[], None]) -> None:
+        """Run one planning step; whatever goes wrong stays with this store."""
         try:
             step()
         except KatanaWooError as exc:
             log.warning("%s: %s", w.store.name, exc)
             w.plan = replace(w.plan, error=str(exc))
+        except Exception as exc:  # a bug must not stop the other stores either; it is reported loudly
+            log.exception("%s: unexpected error while planning", w.store.name)
+            w.plan = replace(w.plan, error=f"unexpected {type(exc).__name__}: {exc}")
 
     def _plan_mapping(self, store: StoreConfig, locations: list[Location]) -> _StoreWork:
         store_hash = self.config.store_hash(store.name)
@@ -304,7 +308,10 @@ class Runner:
                     note = f"{len(result['not_applied'])} items not applied by the store"
             else:
                 raise ReconcileError(f"unknown action kind {action.kind!r}")
-        except KatanaWooError as exc:
+        except Exception as exc:  # one action's failure, expected or not, never stops the others
+            if not isinstance(exc, KatanaWooError):
+                log.exception("%s: unexpected error in %s %s", store.name, action.kind, action.key)
+                exc = ReconcileError(f"unexpected {type(exc).__name__}: {exc}")
             log.warning("%s: %s %s failed: %s", store.name, action.kind, action.key, exc)
             if action.kind == "order.import":
                 order_engine.record_hold(ctx, Hold(store.name, int(action.payload["woo_order_id"]),
