@@ -154,5 +154,5 @@ def what_happened(plan: Plan, report: Report, status: Status, state_dir: Path) -
         f"{n(failed, 'action')} failed. That took {n(report.calls_to('katana'), 'call')} to Katana and "
         f"{n(report.calls_to('woocommerce'), 'call')} to WooCommerce. Status now: {state_text}. Running it "
         f"again imports nothing twice: the local state remembers each import, and even without it the "
-        f"orders are found in Katana by their order numbers. The config copy and the SQLite state are in {state_dir}; the sandbox stops when this command ends.")
+        f"orders are found in Katana by the WooCommerce order ids they carry (ecommerce_order_id). The config copy and the SQLite state are in {state_dir}; the sandbox stops when this command ends.")
     return text
