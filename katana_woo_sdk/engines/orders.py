@@ -15,7 +15,7 @@ may have succeeded; it is looked up before it is tried again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
@@ -93,8 +93,15 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, read: S
         entry = ledger.get(order.id)
         if entry is not None and entry.status == "imported":
             continue
-        if str(order.id) in existing:
-            recovered += 1
+        so = existing.get(str(order.id))
+        if so is not None:
+            # Already in Katana (lost state, or a crash between create and ledger): never created
+            # again, but what the interrupted import had still to do (the shipping fee) is finished.
+            completion = _completion(store, order, so)
+            if completion is None:
+                recovered += 1
+            else:
+                actions.append(completion)
             continue
         if order.status not in opts.statuses:
             continue  # a held order that left the imported statuses (e.g. cancelled): nothing to do
@@ -163,9 +170,6 @@ def build_payload(ctx: RunContext, store: StoreConfig, location: Location, order
     if customer is None:
         return hold("no_customer", "the order has neither a billing email nor a name")
     created = order.date_created_gmt or datetime.now(timezone.utc)
-    shipping_tax_percent = None
-    if order.shipping_total > 0 and order.shipping_tax > 0:
-        shipping_tax_percent = str((order.shipping_tax / order.shipping_total * 100).quantize(Decimal("0.001")))
     return {
         "woo_order_id": order.id, "woo_number": order.number, "woo_modified": order.date_modified_gmt,
         "order_no": store.orders.order_no_format.format(store=store.name, number=order.number, id=order.id),
@@ -174,9 +178,39 @@ def build_payload(ctx: RunContext, store: StoreConfig, location: Location, order
         "delivery_date": (created + timedelta(days=store.orders.delivery_days)).isoformat(),
         "rows": rows, "customer": customer,
         "addresses": [a for a in (_address("billing", order.billing), _address("shipping", order.shipping)) if a],
-        "shipping": {"amount": str(order.shipping_total), "tax_percent": shipping_tax_percent}
-                    if order.shipping_total > 0 else None,
+        "shipping": _shipping(order),
     }, None
+
+
+def _shipping(order: WooOrder) -> dict[str, Any] | None:
+    """The shipping fee the sales order gets (ex tax, like the rows), or None."""
+    if not order.shipping_total > 0:
+        return None
+    tax_percent = None
+    if order.shipping_tax > 0:
+        tax_percent = str((order.shipping_tax / order.shipping_total * 100).quantize(Decimal("0.001")))
+    return {"amount": str(order.shipping_total), "tax_percent": tax_percent}
+
+
+def _lacks_fee(so: SalesOrder, shipping: Mapping[str, Any] | None) -> bool:
+    """A live sales order without the shipping fee its WooCommerce order has (Katana answers
+    `shipping_fee` null or {} when there is none)."""
+    return bool(shipping) and so.deleted_at is None and not so.raw.get("shipping_fee")
+
+
+def _completion(store: StoreConfig, order: WooOrder, so: SalesOrder) -> Action | None:
+    """An `order.import` action finishing a sales order an interrupted run created, or None."""
+    shipping = _shipping(order)
+    if not _lacks_fee(so, shipping):
+        return None
+    payload = {"woo_order_id": order.id, "woo_number": order.number, "order_no": so.order_no,
+               "location_id": so.location_id, "sales_order_id": so.id, "shipping": shipping,
+               "rows": [{"sku": sku, "quantity": str(qty)} for sku, qty in _line_quantities(order).items()]}
+    return Action(store=store.name, kind="order.import", key=f"order:{order.id}",
+                  summary=f"{so.order_no}: already in Katana (#{so.id}); add the missing shipping fee",
+                  before={"order_no": so.order_no, "shipping_fee": None},
+                  after={"order_no": so.order_no, "shipping_fee": shipping["amount"]},
+                  fingerprint=fingerprint(payload), payload=payload)
 
 
 def _tax_percent(li, by_rate_id: Mapping[int, Decimal | None]) -> str | None:
@@ -223,9 +257,13 @@ def apply_import(ctx: RunContext, store: StoreConfig, action: Action) -> dict[st
     woo_id = int(p["woo_order_id"])
     existing = ctx.katana_orders(store).get(str(woo_id))
     if existing is not None:
+        result = {"sales_order_id": existing.id, "order_no": existing.order_no, "created": False,
+                  "note": "already in Katana"}
+        if _lacks_fee(existing, p.get("shipping")):
+            _add_shipping_fee(ctx, store, existing, p["shipping"])
+            result["shipping_fee"] = p["shipping"]["amount"]
         _record(ctx, store, p, existing)
-        return {"sales_order_id": existing.id, "order_no": existing.order_no, "created": False,
-                "note": "already in Katana"}
+        return result
     customer_id = _customer_id(ctx, p["customer"])
     rows = []
     for r in p["rows"]:
@@ -241,15 +279,22 @@ def apply_import(ctx: RunContext, store: StoreConfig, action: Action) -> dict[st
     so = _create_once(ctx, store, draft)
     ctx.remember_order(store, so)
     ctx.forget_inventory(int(p["location_id"]))
-    _record(ctx, store, p, so)
     result = {"sales_order_id": so.id, "order_no": so.order_no, "created": True}
+    # The fee before the ledger: an order the ledger calls imported is complete. If the fee fails
+    # or the process dies here, the next run finds the sales order and adds the fee (`_completion`).
     if p.get("shipping"):
-        tax_id = _tax_rate_id(ctx, p["shipping"].get("tax_percent"))
-        ctx.katana.sales_order_shipping_fee.create(so.id, Decimal(p["shipping"]["amount"]), "Shipping", tax_id)
+        _add_shipping_fee(ctx, store, so, p["shipping"])
         result["shipping_fee"] = p["shipping"]["amount"]
+    _record(ctx, store, p, so)
     if store.orders.add_order_note:
         ctx.woo[store.name].orders.add_note(woo_id, f"Imported to Katana as sales order {so.order_no}.")
     return result
+
+
+def _add_shipping_fee(ctx: RunContext, store: StoreConfig, so: SalesOrder, shipping: Mapping[str, Any]) -> None:
+    tax_id = _tax_rate_id(ctx, shipping.get("tax_percent"))
+    fee = ctx.katana.sales_order_shipping_fee.create(so.id, Decimal(shipping["amount"]), "Shipping", tax_id)
+    ctx.remember_order(store, replace(so, raw={**so.raw, "shipping_fee": fee or {"amount": shipping["amount"]}}))
 
 
 def _create_once(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) -> SalesOrder:
@@ -293,7 +338,15 @@ def _record(ctx: RunContext, store: StoreConfig, p: Mapping[str, Any], so: Sales
 
 
 def record_existing(ctx: RunContext, store: StoreConfig, order: WooOrder, so: SalesOrder) -> None:
-    """Repair the ledger for an order Katana already has (lost state, crash before the ledger)."""
+    """Repair the ledger for an order Katana already has (lost state, crash before the ledger).
+    One whose import did not finish (no shipping fee yet) stays held, so the next run re-reads it
+    by id and `_completion` finishes it."""
+    if _lacks_fee(so, _shipping(order)):
+        ctx.state.ledger_put(LedgerEntry(
+            store=store.name, woo_order_id=order.id, woo_number=order.number, status="held",
+            sales_order_id=so.id, order_no=so.order_no, location_id=so.location_id,
+            reason=f"incomplete: {so.order_no} is in Katana without its shipping fee; added on the next run"))
+        return
     ctx.state.ledger_put(LedgerEntry(
         store=store.name, woo_order_id=order.id, woo_number=order.number, status="imported",
         sales_order_id=so.id, order_no=so.order_no, location_id=so.location_id,
