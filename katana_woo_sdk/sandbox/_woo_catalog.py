@@ -1,0 +1,330 @@
+"""The catalogue of the WooCommerce emulator: products, variations and their stock.
+
+Used by `_woo_orders` (stock moves), `_woo_rest` (the REST handlers) and `woo_emulator` (the Python
+admin API). The rules are WooCommerce's, as read in 10.0.2 and seen in the recorded cassettes:
+* a variation's `manage_stock` reads `"parent"` when it does not manage stock but its parent does;
+  its quantity is then the parent's and stock moves go to the parent (`get_stock_managed_by_id`);
+* `stock_quantity` is silently dropped on a save while `manage_stock` is off (saved as '' and read as
+  null), unless the same request turns management on;
+* with management on, the stock status follows the quantity (> 0 instock, else onbackorder when
+  backorders are allowed, else outofstock); a variable parent that does not manage stock shows the
+  best status of its children; a parent-managed variation shows its parent's status;
+* SKUs are unique across products and variations (trash excluded) and, like every SKU lookup of a
+  real store (MySQL's case-insensitive collation), compared without regard to case; a clash is
+  `product_invalid_sku` with the owner's id and a suggested unique SKU, and no id is consumed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._woo_model import Product, StoreContext, WooError, dec, php_int, sanitize_title, to_bool
+
+PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
+
+
+def stock_status_for(quantity: int | None, backorders: str) -> str:
+    if int(quantity or 0) > 0:   # woocommerce_notify_no_stock_amount defaults to 0
+        return "instock"
+    return "onbackorder" if backorders in ("yes", "notify") else "outofstock"
+
+
+class Catalog:
+    def __init__(self, ctx: StoreContext):
+        self.ctx = ctx
+        self.products: dict[int, Product] = {}
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def get(self, product_id: Any) -> Product | None:
+        try:
+            return self.products.get(int(product_id))
+        except (TypeError, ValueError):
+            return None
+
+    def by_sku(self, sku: str) -> Product | None:
+        """SKUs compare as MySQL's default collation does: case-insensitively (trash excluded)."""
+        if not sku:
+            return None
+        for product in self.products.values():
+            if product.sku.lower() == sku.lower() and product.status != "trash":
+                return product
+        return None
+
+    def resolve(self, sku_or_id: Any) -> Product:
+        """For the admin API: an int (or digit string that is no SKU) is an id, anything else a SKU."""
+        if isinstance(sku_or_id, str):
+            product = self.by_sku(sku_or_id)
+            if product is None and sku_or_id.isdigit():
+                product = self.get(sku_or_id)
+        else:
+            product = self.get(sku_or_id)
+        if product is None:
+            raise KeyError(f"no product with SKU or id {sku_or_id!r}")
+        return product
+
+    def children(self, parent: Product) -> list[Product]:
+        return [self.products[c] for c in parent.children if c in self.products]
+
+    def parent_of(self, product: Product) -> Product | None:
+        return self.get(product.parent_id) if product.type == "variation" else None
+
+    # --- derived stock -------------------------------------------------------------------------
+
+    def managing_stock(self, product: Product) -> bool | str:
+        if product.manage_stock:
+            return True
+        parent = self.parent_of(product)
+        if parent is not None and parent.manage_stock:
+            return "parent"
+        return False
+
+    def stock_owner(self, product: Product) -> Product | None:
+        managed = self.managing_stock(product)
+        if managed is True:
+            return product
+        if managed == "parent":
+            return self.parent_of(product)
+        return None
+
+    def quantity(self, product: Product) -> int | None:
+        owner = self.stock_owner(product)
+        return None if owner is None else owner.stock_quantity
+
+    def backorders(self, product: Product) -> str:
+        owner = self.stock_owner(product)
+        return owner.backorders if owner is not None else product.backorders
+
+    def stock_status(self, product: Product) -> str:
+        owner = self.stock_owner(product)
+        if owner is not None:
+            return stock_status_for(owner.stock_quantity, owner.backorders)
+        if product.type == "variable":
+            statuses = [self.stock_status(c) for c in self.children(product) if c.status == "publish"]
+            for status in ("instock", "onbackorder", "outofstock"):
+                if status in statuses:
+                    return status
+        return product.stock_status
+
+    def set_quantity(self, owner: Product, quantity: int, at=None) -> None:
+        """wc_update_product_stock(): the owner's level changes and the owner is saved (modified)."""
+        owner.stock_quantity = int(quantity)
+        owner.modified = at or self.ctx.now()
+
+    # --- prices and names ----------------------------------------------------------------------
+
+    def price(self, product: Product) -> str:
+        if product.type == "variable":
+            prices = [self.price(c) for c in self.children(product) if c.status == "publish"]
+            prices = [p for p in prices if p != ""]
+            return min(prices, key=dec) if prices else ""
+        if product.sale_price != "" and dec(product.sale_price) < dec(product.regular_price):
+            return product.sale_price
+        return product.regular_price
+
+    def price_range(self, product: Product) -> tuple[str, str] | None:
+        prices = [self.price(c) for c in self.children(product) if c.status == "publish"]
+        prices = [p for p in prices if p != ""]
+        if not prices:
+            return None
+        return min(prices, key=dec), max(prices, key=dec)
+
+    def purchasable(self, product: Product) -> bool:
+        if product.type == "variable":
+            return any(self.purchasable(c) for c in self.children(product))
+        return self.price(product) != "" and product.status != "trash"
+
+    def options(self, variation: Product) -> list[str]:
+        return [option for _, _, option in variation.variation_attributes if option]
+
+    def display_name(self, product: Product) -> str:
+        """What /products and order lines call it: 'T-Shirt - S' for a variation."""
+        parent = self.parent_of(product)
+        if product.type != "variation" or parent is None:
+            return product.name
+        options = self.options(product)
+        return f"{parent.name} - {', '.join(options)}" if options else parent.name
+
+    def formatted_name(self, product: Product) -> str:
+        """WC_Product::get_formatted_name(), as stock notes show it."""
+        identifier = product.sku or f"#{product.id}"
+        if product.type == "variation":
+            return f'{self.display_name(product)} ({identifier})<span class="description"></span>'
+        return f"{product.name} ({identifier})"
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def check_sku(self, sku: str, owner_id: int | None) -> None:
+        clash = self.by_sku(sku)
+        if clash is not None and clash.id != owner_id:
+            raise WooError("product_invalid_sku", "Invalid or duplicated SKU.", 400,
+                           resource_id=clash.id, unique_sku=self._unique_sku(sku))
+
+    def _unique_sku(self, sku: str) -> str:
+        n = 1
+        while self.by_sku(f"{sku}-{n}") is not None:
+            n += 1
+        return f"{sku}-{n}"
+
+    def _unique_slug(self, slug: str, owner_id: int | None) -> str:
+        taken = {p.slug for p in self.products.values() if p.id != owner_id and p.type != "variation"}
+        if slug not in taken:
+            return slug
+        n = 2
+        while f"{slug}-{n}" in taken:
+            n += 1
+        return f"{slug}-{n}"
+
+    def create_product(self, data: dict[str, Any]) -> Product:
+        """POST /products after argument validation (defaults already merged by the caller)."""
+        sku = str(data.get("sku") or "").strip()
+        self.check_sku(sku, None)   # before the id is taken: a refused SKU creates nothing
+        now = self.ctx.now()
+        product_type = data.get("type") or "simple"
+        product = Product(id=self.ctx.next_id(), type=product_type if product_type in PRODUCT_TYPES else "simple",
+                          name=str(data.get("name") or ""), slug="", created=now, modified=now)
+        self.apply(product, data, creating=True)
+        self.products[product.id] = product
+        return product
+
+    def create_variation(self, parent: Product, data: dict[str, Any]) -> Product:
+        sku = str(data.get("sku") or "").strip()
+        self.check_sku(sku, None)
+        now = self.ctx.now()
+        variation = Product(id=self.ctx.next_id(), type="variation", name="", slug="", created=now, modified=now,
+                            parent_id=parent.id, tax_class="parent")
+        self.apply(variation, data, creating=True)
+        self.products[variation.id] = variation
+        parent.children.append(variation.id)
+        parent.modified = now   # saving a variation syncs and saves its parent
+        return variation
+
+    def apply(self, product: Product, data: dict[str, Any], *, creating: bool) -> None:
+        """prepare_object_for_database(): the fields a request may set, in WooCommerce's order."""
+        now = self.ctx.now()
+        if "sku" in data and not creating:
+            sku = str(data.get("sku") or "").strip()
+            self.check_sku(sku, product.id)
+        if "sku" in data:
+            product.sku = str(data.get("sku") or "").strip()
+        if product.type != "variation":
+            if "type" in data and data["type"] in PRODUCT_TYPES:
+                product.type = data["type"]
+            if "name" in data:
+                product.name = str(data["name"] or "")
+            if "slug" in data and data["slug"]:
+                product.slug = self._unique_slug(sanitize_title(str(data["slug"])), product.id)
+            elif creating or not product.slug:
+                product.slug = self._unique_slug(sanitize_title(product.name) or str(product.id), product.id)
+            for key in ("featured", "virtual", "downloadable"):
+                if key in data:
+                    setattr(product, key, to_bool(data[key]))
+            for key in ("catalog_visibility", "short_description"):
+                if key in data:
+                    setattr(product, key, str(data[key]))
+            if "attributes" in data and isinstance(data["attributes"], list):
+                product.attributes = [_attribute_row(a, i) for i, a in enumerate(data["attributes"])
+                                      if isinstance(a, dict) and a.get("name")]
+        else:
+            if "attributes" in data and isinstance(data["attributes"], list):
+                product.variation_attributes = self._variation_attributes(product, data["attributes"])
+            product.slug = sanitize_title(self.display_name(product))
+        if "status" in data and data["status"]:
+            product.status = str(data["status"])
+        for key in ("description", "tax_status", "tax_class", "weight"):
+            if key in data and data[key] is not None:
+                setattr(product, key, str(data[key]))
+        if "menu_order" in data and data["menu_order"]:
+            product.menu_order = php_int(data["menu_order"])
+        if isinstance(data.get("dimensions"), dict):
+            product.dimensions.update({k: str(v) for k, v in data["dimensions"].items() if k in product.dimensions})
+        if isinstance(data.get("meta_data"), list):
+            self._update_meta(product.meta_data, data["meta_data"])
+        self._apply_stock(product, data)
+        for key in ("regular_price", "sale_price"):
+            if key in data and data[key] is not None:
+                setattr(product, key, str(data[key]))
+        product.modified = now
+        parent = self.parent_of(product)
+        if parent is not None and not creating:
+            parent.modified = now
+
+    def _apply_stock(self, product: Product, data: dict[str, Any]) -> None:
+        if "manage_stock" in data and product.type not in ("grouped", "external"):
+            product.manage_stock = to_bool(data["manage_stock"])
+        if "stock_status" in data and data["stock_status"]:
+            product.stock_status = str(data["stock_status"])
+        if "backorders" in data and data["backorders"]:
+            product.backorders = str(data["backorders"])
+        if product.manage_stock:
+            if data.get("stock_quantity") is not None:
+                product.stock_quantity = php_int(data["stock_quantity"])
+            elif data.get("inventory_delta") is not None:
+                product.stock_quantity = int(product.stock_quantity or 0) + php_int(data["inventory_delta"])
+            if "low_stock_amount" in data:
+                value = data["low_stock_amount"]
+                product.low_stock_amount = None if value in (None, "") else php_int(value)
+        else:
+            # The documented trap: the quantity is silently discarded (saved as '', read as null).
+            product.backorders = "no"
+            product.stock_quantity = None
+            product.low_stock_amount = None
+
+    def _variation_attributes(self, variation: Product, rows: list[Any]) -> list[tuple[str, str, str]]:
+        parent = self.parent_of(variation)
+        if parent is None:
+            raise WooError("woocommerce_rest_product_variation_invalid_parent",
+                           "Cannot set attributes due to invalid parent product.", 404)
+        by_key = {sanitize_title(a["name"]): a for a in parent.attributes}
+        chosen: list[tuple[str, str, str]] = []
+        for row in rows:
+            if not isinstance(row, dict) or not row.get("name"):
+                continue   # global (pa_) attributes by id are not emulated
+            attribute = by_key.get(sanitize_title(str(row["name"])))
+            if attribute is None or not attribute.get("variation"):
+                continue
+            chosen.append((attribute["name"], sanitize_title(attribute["name"]), str(row.get("option") or "")))
+        return chosen
+
+    def _update_meta(self, meta: list[dict[str, Any]], rows: list[Any]) -> None:
+        for row in rows:
+            if not isinstance(row, dict) or "key" not in row:
+                continue
+            for existing in meta:
+                if existing["key"] == row["key"]:
+                    existing["value"] = row.get("value")
+                    break
+            else:
+                meta.append({"id": self.ctx.next_meta_id(), "key": str(row["key"]), "value": row.get("value")})
+
+    def delete(self, product: Product, *, force: bool) -> None:
+        """force: gone for good (a variable parent takes its variations along); else trashed."""
+        now = self.ctx.now()
+        if not force:
+            product.trashed_from, product.status, product.modified = product.status, "trash", now
+            return
+        for child in self.children(product):
+            self.products.pop(child.id, None)
+        self.products.pop(product.id, None)
+        parent = self.parent_of(product) or self.get(product.parent_id)
+        if parent is not None and product.id in parent.children:
+            parent.children.remove(product.id)
+            parent.modified = now
+
+    def related_ids(self, product: Product) -> list[int]:
+        """Up to 5 other published products of the same category (all are 'Uncategorized' here).
+        The real store shuffles them; the emulator keeps a stable order."""
+        if product.type == "variation":
+            return []
+        others = [p.id for p in self.products.values()
+                  if p.id != product.id and p.type != "variation" and p.status == "publish"]
+        return sorted(others, reverse=True)[:5]
+
+
+def _attribute_row(row: dict[str, Any], position: int) -> dict[str, Any]:
+    options = row.get("options") or []
+    if isinstance(options, str):
+        options = [o.strip() for o in options.split("|") if o.strip()]
+    return {"id": 0, "name": str(row["name"]), "slug": str(row["name"]),
+            "position": php_int(row.get("position", position) or 0), "visible": to_bool(row.get("visible", False)),
+            "variation": to_bool(row.get("variation", False)), "options": [str(o) for o in options]}
+

@@ -1,0 +1,264 @@
+"""The WordPress REST server of the WooCommerce emulator: routing, the order of checks, headers.
+
+Used by `woo_emulator` (which owns the `EmulatorServer`) and by the handlers in `_woo_rest_products`
+and `_woo_rest_orders`. A request goes through the same stages as in WordPress 6.8:
+1. authentication (`_woo_auth`): its error is the answer, whatever the route;
+2. route and method match, else 404 `rest_no_route` (also for a known path with another method);
+3. argument validation (`_woo_params`) -> 400 `rest_invalid_param`, before any permission check;
+4. the permission callback: unauthenticated callers get 401 `woocommerce_rest_cannot_*`; the item
+   routes only refuse when the item exists (an unknown id falls through to the handler's 404);
+5. the handler.
+Answers carry WordPress's headers: `Link` holds either the API discovery link or, on collections,
+`rel="prev"`/`rel="next"` links that copy the request's query string as PHP parsed it (credentials
+included) with `page` replaced in place or appended; `X-WP-Total`/`X-WP-TotalPages`; `Allow`.
+Bodies are PHP's json_encode: compact, slashes escaped.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from ._server import Request, Response
+from ._woo_auth import Authenticator
+from ._woo_model import StoreContext, WooError, parse_wp_date
+from ._woo_params import query_values
+
+API_PREFIX = "/wp-json/wc/v3"
+NO_ROUTE = WooError("rest_no_route", "No route was found matching the URL and request method.", 404)
+_CANNOT = {
+    "list": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
+    "view": ("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource."),
+    "create": ("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources."),
+    "edit": ("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource."),
+    "delete": ("woocommerce_rest_cannot_delete", "Sorry, you are not allowed to delete this resource."),
+    "batch": ("woocommerce_rest_cannot_batch", "Sorry, you are not allowed to batch manipulate this resource."),
+}
+
+
+@dataclass
+class Call:
+    """One API request as the handlers see it: WordPress's merged parameters and who asked."""
+
+    request: Request
+    method: str                      # after X-HTTP-Method-Override / _method, HEAD served as GET
+    params: dict[str, Any]           # query (PHP-parsed) < body < URL parameters
+    authenticated: bool
+    base: str                        # the store URL, e.g. http://127.0.0.1:PORT
+    headers: dict[str, str] = field(default_factory=dict)   # extra answer headers set by the handler
+
+    @property
+    def api(self) -> str:
+        return self.base + API_PREFIX
+
+    def permit(self, kind: str, *, exists: bool = True) -> None:
+        """The permission callback; `exists=False` lets item routes fall through to their 404."""
+        if not self.authenticated and exists:
+            code, message = _CANNOT[kind]
+            raise WooError(code, message, 401)
+
+
+Handler = Callable[[Call], tuple[int, Any]]
+
+
+@dataclass
+class Route:
+    pattern: str                     # relative to API_PREFIX, regex with named groups
+    name: str                        # for the request log, e.g. "/products/{id}"
+    methods: dict[str, Handler]
+
+
+def json_bytes(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).replace("/", "\\/").encode("utf-8")
+
+
+def build_query(query: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """$request->get_query_params() rebuilt by add_query_arg(): decoded values, arrays indexed."""
+    values = query_values(query)
+    pairs: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if isinstance(value, list):
+            pairs.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        else:
+            pairs.append((key, value))
+    return pairs
+
+
+def page_link(base: str, pairs: list[tuple[str, str]], page: int) -> str:
+    out = [(k, str(page) if k == "page" else v) for k, v in pairs]
+    if not any(k == "page" for k, _ in pairs):
+        out.append(("page", str(page)))
+    # add_query_arg does not encode: the values go back exactly as PHP decoded them. Only what
+    # would break the header itself is escaped.
+    text = "&".join(f"{k}={v}" for k, v in out)
+    return f"{base}?" + "".join(c if c.isprintable() and c not in "<>" else f"%{ord(c):02X}" for c in text)
+
+
+def paginate(call: Call, args: dict[str, Any], items: list[Any], render: Callable[[Any], Any],
+             link_base: str) -> tuple[int, Any]:
+    per_page, page, offset = args["per_page"], args["page"], args.get("offset")
+    total = len(items)
+    pages = math.ceil(total / per_page)
+    start = offset if offset is not None else (page - 1) * per_page
+    call.headers["X-WP-Total"] = str(total)
+    call.headers["X-WP-TotalPages"] = str(pages)
+    pairs = build_query(call.request.query)
+    links = []
+    if page > 1:
+        links.append(f'<{page_link(link_base, pairs, min(page - 1, pages))}>; rel="prev"')
+    if pages > page:
+        links.append(f'<{page_link(link_base, pairs, page + 1)}>; rel="next"')
+    if links:
+        call.headers["Link"] = ", ".join(links)
+    return 200, [render(item) for item in items[max(start, 0):max(start, 0) + per_page]]
+
+
+def date_bound(ctx: StoreContext, args: dict[str, Any], name: str) -> datetime | None:
+    """A date filter as a UTC moment: naive values are read in the column the request picked
+    (`dates_are_gmt` -> the `_gmt` column, else site-local); an explicit offset is honoured."""
+    if not args.get(name):
+        return None
+    parsed = parse_wp_date(args[name])
+    if parsed is None:
+        return None
+    moment, has_offset = parsed
+    if not has_offset and not args.get("dates_are_gmt"):
+        moment = moment - ctx.offset
+    return moment.replace(tzinfo=None)
+
+
+def in_dates(ctx: StoreContext, args: dict[str, Any], created: datetime, modified: datetime) -> bool:
+    """WP date_query / HPOS: strictly after, strictly before."""
+    for name, moment, after in (("after", created, True), ("before", created, False),
+                                ("modified_after", modified, True), ("modified_before", modified, False)):
+        bound = date_bound(ctx, args, name)
+        if bound is None:
+            continue
+        value = moment.replace(tzinfo=None)
+        if (after and not value > bound) or (not after and not value < bound):
+            return False
+    return True
+
+
+def sort_items(items: list[Any], args: dict[str, Any], keys: dict[str, Callable[[Any], Any]], *,
+               date_tie_by_id: bool) -> list[Any]:
+    """`orderby` + `order`. The products query sorts by date alone (same-second products keep the
+    table's id order whatever the direction, which is why the real store's default pages overlap);
+    orders and variations sort by `date ID`, a total order."""
+    orderby, descending = args.get("orderby") or "date", (args.get("order") or "desc") == "desc"
+    if orderby == "include" and args.get("include"):
+        position = {value: i for i, value in enumerate(args["include"])}
+        return sorted(items, key=lambda item: position.get(item.id, len(position)))
+    key = keys.get(orderby, keys["id"])
+    base = sorted(items, key=lambda item: item.id)
+    if orderby in ("date", "modified") and not date_tie_by_id:
+        return sorted(base, key=key, reverse=descending)   # stable: ties stay in id order
+    return sorted(base, key=lambda item: (key(item), item.id), reverse=descending)
+
+
+class WooHttp:
+    """Routes requests under /wp-json/wc/v3 through the stages above."""
+
+    def __init__(self, ctx: StoreContext, auth: Authenticator, store_url: Callable[[], str]):
+        self.ctx, self.auth, self.store_url = ctx, auth, store_url
+        self.routes: list[Route] = []
+
+    def add(self, pattern: str, name: str, methods: dict[str, Handler]) -> Route:
+        route = Route(pattern, name, methods)
+        self.routes.append(route)
+        return route
+
+    def endpoint(self, route: Route) -> Callable[[Request], Response]:
+        def handle(request: Request) -> Response:
+            with self.ctx.lock:
+                return self._handle(request, route)
+        return handle
+
+    def _handle(self, request: Request, route: Route) -> Response:
+        allow = ", ".join(m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if m in route.methods)
+        authenticated, error = self.auth.authenticate(request, request.method)
+        if error is not None:
+            return self.error(error)
+        method = _effective_method(request)
+        handler = route.methods.get(method)
+        if handler is None:
+            return self.error(NO_ROUTE)
+        try:
+            call = Call(request, method, _params(request), authenticated, self.store_url())
+            status, body = handler(call)
+        except WooError as exc:
+            return self.error(exc, allow=allow)
+        headers = {"Allow": allow, "Cache-Control": "no-cache, must-revalidate, max-age=0, no-store, private",
+                   "Expires": "Wed, 11 Jan 1984 05:00:00 GMT", **call.headers}
+        return self.respond(status, body, headers)
+
+    def respond(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+        merged = {"X-Robots-Tag": "noindex",
+                  "Link": f'<{self.store_url()}/wp-json/>; rel="https://api.w.org/"',
+                  "X-Content-Type-Options": "nosniff",
+                  "Access-Control-Expose-Headers": "X-WP-Total, X-WP-TotalPages, Link",
+                  "Access-Control-Allow-Headers": "Authorization, X-WP-Nonce, Content-Disposition, Content-MD5, "
+                                                  "Content-Type",
+                  "Content-Type": "application/json; charset=UTF-8"}
+        merged.update(headers or {})
+        return Response(status, json_bytes(body), merged)
+
+    def error(self, error: WooError, *, allow: str | None = None) -> Response:
+        if error.status == 401:
+            return self.respond(401, error.body(), {"Vary": "Origin"})
+        headers = {}
+        if allow and error is not NO_ROUTE:
+            headers = {"Allow": allow, "Cache-Control": "no-cache, must-revalidate, max-age=0, no-store, private",
+                       "Expires": "Wed, 11 Jan 1984 05:00:00 GMT"}
+        return self.respond(error.status, error.body(), headers)
+
+    def not_found(self, request: Request) -> Response:
+        """No route matched: WordPress still authenticates first (WooCommerce's own namespaces)."""
+        if request.path.rstrip("/") in ("/wp-json", API_PREFIX):
+            return self.respond(200, self._index(request.path.rstrip("/")))
+        if request.path.startswith("/wp-json/"):
+            with self.ctx.lock:
+                if request.path.startswith("/wp-json/wc/"):
+                    _, error = self.auth.authenticate(request, request.method)
+                    if error is not None:
+                        return self.error(error)
+            return self.error(NO_ROUTE)
+        return Response(404, b"<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>",
+                        {"Content-Type": "text/html; charset=UTF-8"})
+
+    def _index(self, path: str) -> dict[str, Any]:
+        routes = {f"/wc/v3{r.name}": {"namespace": "wc/v3", "methods": sorted(r.methods)} for r in self.routes}
+        if path == "/wp-json":
+            return {"name": "Sandbox store", "url": self.store_url(), "namespaces": ["wc/v3"], "routes": routes}
+        return {"namespace": "wc/v3", "routes": routes}
+
+
+def _effective_method(request: Request) -> str:
+    method = request.method
+    if method == "POST":
+        override = request.headers.get("X-HTTP-Method-Override") or request.arg("_method")
+        if override:
+            method = override.upper()
+    return "GET" if method == "HEAD" else method
+
+
+def _params(request: Request) -> dict[str, Any]:
+    """WP_REST_Request::get_params(): query < form or JSON body < URL parameters."""
+    params = query_values(request.query)
+    content_type = (request.headers.get("Content-Type") or "").lower()
+    if request.body:
+        if "json" in content_type:
+            try:
+                body = json.loads(request.body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise WooError("rest_invalid_json", "Invalid JSON body passed.", 400, json_error_code=4,
+                               json_error_message="Syntax error") from exc
+            if isinstance(body, dict):
+                params.update(body)
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            from urllib.parse import parse_qs
+            params.update(query_values(parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)))
+    params.update({k: v for k, v in request.params.items() if v is not None})
+    return params

@@ -1,0 +1,294 @@
+"""Orders of the WooCommerce emulator: creation, totals, status transitions, stock and notes.
+
+Used by `_woo_rest` (POST/PUT /orders, notes) and `woo_emulator` (`place_order`, `set_order_status`).
+Behaviour as recorded from WooCommerce 10.0.2 (cassettes `orders`, `stock_after_orders`):
+* an order is born `pending`; asking for another status is a transition from "Pending payment",
+  which writes "Order status changed from Pending payment to Processing." as a system note;
+* entering processing, on-hold or completed reduces stock once (`_order_stock_reduced`): every line
+  whose product (or parent, for parent-managed variations) manages stock gets `_reduced_stock` meta
+  and one note lists "Name (SKU) old&rarr;new"; it is written before the status note;
+* entering cancelled or pending after a reduction puts the stock back (the meta is removed) with a
+  "Stock levels increased: ..." note; an order created as cancelled or pending changes nothing;
+* `date_paid` is set on entering processing or completed, `date_completed` on entering completed,
+  `date_modified` on every change; entering refunded records a full refund ("Order fully refunded.")
+  whose id comes from the shared post sequence;
+* `total_sales` of the ordered product (the parent for variations) grows with processing/on-hold/
+  completed and shrinks again when such an order is cancelled.
+"""
+from __future__ import annotations
+
+import random
+import string
+from decimal import Decimal
+from typing import Any
+
+from ._woo_catalog import Catalog
+from ._woo_model import (BILLING_KEYS, PAID_STATUSES, REDUCE_ON, RESTORE_ON, SHIPPING_KEYS, STATUS_LABELS,
+                         LineItem, Note, Order, Product, StoreContext, dec, round2)
+
+TAX_RATE_ID = 1
+
+
+class OrderBook:
+    def __init__(self, ctx: StoreContext, catalog: Catalog):
+        self.ctx = ctx
+        self.catalog = catalog
+        self.orders: dict[int, Order] = {}
+        self.customers: set[int] = set()
+        self._random = random.SystemRandom()   # order keys are random on a real store too
+
+    def get(self, order_id: Any) -> Order | None:
+        try:
+            return self.orders.get(int(order_id))
+        except (TypeError, ValueError):
+            return None
+
+    # --- creation ------------------------------------------------------------------------------
+
+    def create(self, lines: list[dict[str, Any]], *, status: str = "pending", billing: dict | None = None,
+               shipping: dict | None = None, customer_id: int = 0, prices_include_tax: bool = False,
+               tax_percent: Any = None, coupon_amount: Any = None, coupon_code: str = "sandbox",
+               shipping_total: Any = None, shipping_lines: list[dict] | None = None,
+               fee_lines: list[dict] | None = None, currency: str = "USD", created_at=None,
+               created_via: str = "rest-api", payment_method: str = "", payment_method_title: str = "",
+               transaction_id: str = "", customer_note: str = "", meta_data: list | None = None,
+               set_paid: bool = False) -> Order:
+        """`lines`: {"product": Product|None, "quantity": int, optional "name"/"subtotal"/"total"}."""
+        at = created_at or self.ctx.now()
+        order = Order(id=self.ctx.next_id(), order_key=self._order_key(), created=at, modified=at,
+                      currency=currency, prices_include_tax=prices_include_tax, customer_id=int(customer_id or 0),
+                      billing=_address(billing, BILLING_KEYS), shipping=_address(shipping, SHIPPING_KEYS),
+                      payment_method=payment_method, payment_method_title=payment_method_title,
+                      transaction_id=transaction_id, customer_note=customer_note, created_via=created_via)
+        if order.customer_id:
+            self.customers.add(order.customer_id)
+        for row in meta_data or []:
+            if isinstance(row, dict) and "key" in row:
+                order.meta_data.append({"id": self.ctx.next_meta_id(), "key": str(row["key"]),
+                                        "value": row.get("value")})
+        order.line_items = [self._line(row) for row in lines]
+        for row in shipping_lines or []:
+            order.shipping_lines.append({"id": self.ctx.next_item_id(), "method_title": str(row.get("method_title", "")),
+                                         "method_id": str(row.get("method_id", "")),
+                                         "instance_id": str(row.get("instance_id", "")),
+                                         "total": dec(row.get("total")), "total_tax": Decimal(0), "taxes": []})
+        if shipping_total is not None:
+            order.shipping_lines.append({"id": self.ctx.next_item_id(), "method_title": "Flat rate",
+                                         "method_id": "flat_rate", "instance_id": "1", "total": dec(shipping_total),
+                                         "total_tax": Decimal(0), "taxes": []})
+        for row in fee_lines or []:
+            order.fee_lines.append({"id": self.ctx.next_item_id(), "name": str(row.get("name", "")),
+                                    "tax_class": str(row.get("tax_class", "")),
+                                    "tax_status": str(row.get("tax_status", "taxable")),
+                                    "total": dec(row.get("total")), "total_tax": Decimal(0), "taxes": []})
+        rate = dec(tax_percent) / 100 if tax_percent not in (None, "") else None
+        self._compute_totals(order, rate, dec(coupon_amount) if coupon_amount not in (None, "") else None,
+                             coupon_code, tax_percent)
+        self.orders[order.id] = order
+        if status != "pending":
+            self.transition(order, status, at=at)
+        if set_paid:
+            self.payment_complete(order, at=at)
+        return order
+
+    def _order_key(self) -> str:
+        alphabet = string.ascii_letters + string.digits
+        return "wc_order_" + "".join(self._random.choice(alphabet) for _ in range(13))
+
+    def _line(self, row: dict[str, Any]) -> LineItem:
+        product: Product | None = row.get("product")
+        quantity = int(row.get("quantity") or 1)
+        meta: list[dict[str, Any]] = []
+        if product is None:
+            name, product_id, variation_id, unit = str(row.get("name") or ""), 0, 0, Decimal(0)
+        elif product.type == "variation":
+            product_id, variation_id = product.parent_id, product.id
+            name, unit = self.catalog.display_name(product), dec(self.catalog.price(product))
+            for attr_name, key, option in product.variation_attributes:
+                meta.append({"id": self.ctx.next_meta_id(), "key": key, "value": option,
+                             "display_key": attr_name, "display_value": option})
+        else:
+            product_id, variation_id = product.id, 0
+            name, unit = product.name, dec(self.catalog.price(product))
+        if row.get("name"):
+            name = str(row["name"])
+        subtotal = dec(row["subtotal"]) if row.get("subtotal") not in (None, "") else unit * quantity
+        total = dec(row["total"]) if row.get("total") not in (None, "") else subtotal
+        return LineItem(id=self.ctx.next_item_id(), name=name, product_id=product_id, variation_id=variation_id,
+                        quantity=quantity, subtotal=subtotal, total=total, meta=meta)
+
+    def _compute_totals(self, order: Order, rate: Decimal | None, coupon: Decimal | None, coupon_code: str,
+                        tax_percent: Any) -> None:
+        """One tax rate, one fixed-cart coupon spread over the lines in proportion to their value
+        (the last line takes the rounding rest), shipping taxed at the same rate.
+        total = sum(line totals) + shipping + fees + all taxes; discount = sum(subtotal - total)."""
+        lines = order.line_items
+        gross = [li.subtotal for li in lines]   # with prices_include_tax these include the tax
+        discounts = [Decimal(0)] * len(lines)
+        if coupon:
+            base = sum(gross, Decimal(0))
+            coupon = min(coupon, base)
+            running = Decimal(0)
+            for i, value in enumerate(gross):
+                share = coupon - running if i == len(gross) - 1 else round2(coupon * value / base) if base else 0
+                share = min(Decimal(share), value)
+                discounts[i], running = share, running + share
+        for li, value, discount in zip(lines, gross, discounts):
+            after = value - discount if coupon else li.total
+            if rate is None:
+                li.subtotal, li.total = value, after
+                continue
+            if order.prices_include_tax:
+                li.subtotal_tax = round2(value - value / (1 + rate))
+                li.total_tax = round2(after - after / (1 + rate))
+                li.subtotal, li.total = value - li.subtotal_tax, after - li.total_tax
+            else:
+                li.subtotal, li.total = value, after
+                li.subtotal_tax, li.total_tax = round2(value * rate), round2(after * rate)
+            li.taxes = [{"id": TAX_RATE_ID, "total": li.total_tax, "subtotal": li.subtotal_tax}]
+        for ship in order.shipping_lines:
+            if rate is not None:
+                ship["total_tax"] = round2(ship["total"] * rate)
+                ship["taxes"] = [{"id": TAX_RATE_ID, "total": ship["total_tax"]}]
+        order.discount_total = sum((li.subtotal - li.total for li in lines), Decimal(0))
+        order.discount_tax = sum((li.subtotal_tax - li.total_tax for li in lines), Decimal(0))
+        order.cart_tax = sum((li.total_tax for li in lines), Decimal(0))
+        order.shipping_total = sum((s["total"] for s in order.shipping_lines), Decimal(0))
+        order.shipping_tax = sum((s["total_tax"] for s in order.shipping_lines), Decimal(0))
+        fees = sum((f["total"] for f in order.fee_lines), Decimal(0))
+        order.total_tax = order.cart_tax + order.shipping_tax
+        order.total = sum((li.total for li in lines), Decimal(0)) + order.shipping_total + fees + order.total_tax
+        if rate is not None:
+            order.tax_lines = [{"id": self.ctx.next_item_id(), "rate_code": "US-TAX-1", "rate_id": TAX_RATE_ID,
+                                "label": "Tax", "compound": False, "tax_total": order.cart_tax,
+                                "shipping_tax_total": order.shipping_tax, "rate_percent": float(dec(tax_percent))}]
+        if coupon:
+            order.coupon_lines = [{"id": self.ctx.next_item_id(), "code": coupon_code, "discount": order.discount_total,
+                                   "discount_tax": order.discount_tax, "discount_type": "fixed_cart",
+                                   "nominal_amount": float(coupon), "free_shipping": False}]
+
+    # --- status --------------------------------------------------------------------------------
+
+    def transition(self, order: Order, new: str, *, at=None) -> None:
+        old = order.status
+        if new == old:
+            return
+        at = at or self.ctx.now()
+        if new == "trash":   # wp_trash_post: no status transition hooks, no note
+            order.trashed_from, order.status, order.modified = old, "trash", at
+            return
+        order.status = new
+        if new in PAID_STATUSES and order.paid is None:
+            order.paid = at
+        if new == "completed":
+            order.completed = at
+        if new in REDUCE_ON and not order.stock_reduced:
+            self._reduce_stock(order, at)
+        elif new in RESTORE_ON and order.stock_reduced:
+            self._restore_stock(order, at)
+        if new in REDUCE_ON and not order.recorded_sales:
+            self._record_sales(order, +1)
+        elif new == "cancelled" and order.recorded_sales:
+            self._record_sales(order, -1)
+        if new == "refunded":
+            self._full_refund(order)
+        self.add_note(order, f"Order status changed from {STATUS_LABELS.get(old, old)} to "
+                             f"{STATUS_LABELS.get(new, new)}.", at=at)
+        order.modified = at
+
+    def payment_complete(self, order: Order, *, at=None) -> None:
+        """set_paid: pending/on-hold/failed/cancelled orders become processing and are paid."""
+        if order.status in ("pending", "on-hold", "failed", "cancelled", "checkout-draft"):
+            at = at or self.ctx.now()
+            order.paid = order.paid or at
+            self.transition(order, "processing", at=at)
+
+    def _stock_product(self, line: LineItem) -> Product | None:
+        return self.catalog.get(line.variation_id or line.product_id) if (line.variation_id or line.product_id) else None
+
+    def _reduce_stock(self, order: Order, at) -> None:
+        changes = []
+        for line in order.line_items:
+            product = self._stock_product(line)
+            owner = self.catalog.stock_owner(product) if product is not None else None
+            if owner is None or any(m["key"] == "_reduced_stock" for m in line.meta):
+                continue
+            old = int(owner.stock_quantity or 0)
+            self.catalog.set_quantity(owner, old - line.quantity, at)
+            line.meta.append({"id": self.ctx.next_meta_id(), "key": "_reduced_stock", "value": str(line.quantity),
+                              "display_key": "_reduced_stock", "display_value": str(line.quantity)})
+            changes.append(f"{self.catalog.formatted_name(product)} {old}&rarr;{old - line.quantity}")
+        if changes:
+            self.add_note(order, "Stock levels reduced: " + ", ".join(changes), at=at)
+        order.stock_reduced = True
+
+    def _restore_stock(self, order: Order, at) -> None:
+        changes = []
+        for line in order.line_items:
+            reduced = [m for m in line.meta if m["key"] == "_reduced_stock"]
+            product = self._stock_product(line)
+            owner = self.catalog.stock_owner(product) if product is not None else None
+            if not reduced or owner is None:
+                continue
+            quantity = int(reduced[0]["value"])
+            old = int(owner.stock_quantity or 0)
+            self.catalog.set_quantity(owner, old + quantity, at)
+            line.meta.remove(reduced[0])
+            changes.append(f"{self.catalog.formatted_name(product)} {old}&rarr;{old + quantity}")
+        if changes:
+            self.add_note(order, "Stock levels increased: " + ", ".join(changes), at=at)
+        order.stock_reduced = False
+
+    def _record_sales(self, order: Order, sign: int) -> None:
+        for line in order.line_items:
+            product = self.catalog.get(line.product_id) if line.product_id else None
+            if product is not None:
+                product.total_sales = max(0, product.total_sales + sign * line.quantity)
+        order.recorded_sales = sign > 0
+
+    def _full_refund(self, order: Order) -> None:
+        refunded = -sum((dec(r["total"]) for r in order.refunds), Decimal(0))
+        remaining = order.total - refunded
+        if remaining > 0:
+            order.refunds.append({"id": self.ctx.next_id(), "reason": "Order fully refunded.", "total": -remaining})
+
+    # --- notes and updates ---------------------------------------------------------------------
+
+    def add_note(self, order: Order, text: str, *, customer_note: bool = False, at=None,
+                 author: str = "WooCommerce") -> Note:
+        note = Note(id=self.ctx.next_note_id(), note=text, created=at or self.ctx.now(),
+                    customer_note=customer_note, author=author)
+        order.notes.append(note)
+        return note
+
+    def update(self, order: Order, data: dict[str, Any]) -> None:
+        """PUT /orders/{id}: addresses merge, scalars replace, a status change is a transition."""
+        at = self.ctx.now()
+        if isinstance(data.get("billing"), dict):
+            order.billing.update({k: str(v) for k, v in data["billing"].items() if k in BILLING_KEYS and v is not None})
+        if isinstance(data.get("shipping"), dict):
+            order.shipping.update({k: str(v) for k, v in data["shipping"].items()
+                                   if k in SHIPPING_KEYS and v is not None})
+        for key in ("customer_note", "payment_method", "payment_method_title", "transaction_id"):
+            if key in data and data[key] is not None:
+                setattr(order, key, str(data[key]))
+        if "customer_id" in data:
+            order.customer_id = int(data["customer_id"] or 0)
+        if isinstance(data.get("meta_data"), list):
+            self.catalog._update_meta(order.meta_data, data["meta_data"])
+        if data.get("status"):
+            self.transition(order, str(data["status"]), at=at)
+        if data.get("set_paid") in (True, "true", "1", 1):
+            self.payment_complete(order, at=at)
+        order.modified = at
+
+    def delete(self, order: Order, *, force: bool) -> None:
+        if force:
+            self.orders.pop(order.id, None)
+        else:
+            self.transition(order, "trash")
+
+
+def _address(given: dict | None, keys: tuple[str, ...]) -> dict[str, str]:
+    given = given or {}
+    return {key: "" if given.get(key) is None else str(given.get(key)) for key in keys}
