@@ -305,7 +305,10 @@ class Runner:
                 result = stock_engine.apply_stock_push(ctx, store, action)
                 if result["not_applied"]:
                     outcome = FAILED
-                    note = f"{len(result['not_applied'])} items not applied by the store"
+                    missed = result["not_applied"]
+                    note = (f"{len(missed)} of {len(missed) + result['pushed']} stock levels not applied by the "
+                            f"store: " + "; ".join(f"{m['sku']} ({m['reason']})" for m in missed[:10])
+                            + (f"; … and {len(missed) - 10} more" if len(missed) > 10 else ""))
             else:
                 raise ReconcileError(f"unknown action kind {action.kind!r}")
         except Exception as exc:  # one action's failure, expected or not, never stops the others

@@ -72,3 +72,59 @@ def _katana_gateway_guard(request, monkeypatch):
     if violations:
         pytest.fail("request bodies Katana's live gateway would refuse (422):\n  " + "\n  ".join(violations),
                     pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _emulator_response_guard(request, monkeypatch):
+    """Every answer a sandbox emulator gives anywhere in the suite (runner, engine, notebook-free
+    tests alike) is validated against the response schemas of ../shared/specs/katana-openapi.yaml
+    and ../shared/specs/woocommerce/wc-v3-openapi.json; the test fails at teardown listing each
+    mismatch. Does nothing without ../shared (the emulators' own schema tests skip with a reason)."""
+    import _woo_schema
+    from _shared import SHARED
+
+    if SHARED is None or not _woo_schema.spec_available() or \
+            getattr(request.module, "EMULATOR_SCHEMA_CHECK", True) is False:
+        yield
+        return
+    import json as _json
+    from urllib.parse import urlsplit
+
+    import requests
+    from _katana_schema import KatanaSchema
+
+    katana_schema, woo_schema = KatanaSchema(), _woo_schema.woo_schema()
+    failures: list[str] = []
+    real_send = requests.Session.send
+
+    def send(self, prepared, **kwargs):
+        response = real_send(self, prepared, **kwargs)
+        try:
+            parts = urlsplit(prepared.url)
+            if parts.hostname != "127.0.0.1" or "/__sandbox__/" in parts.path or \
+                    response.headers.get("X-Sandbox-Fault"):
+                return response   # not an emulator: an admin call, or an answer a test injected
+            if parts.path.startswith("/v1/"):
+                try:
+                    katana_schema.check(response)
+                except AssertionError as exc:
+                    # A route the spec does not have must be Katana's wrapped 404, nothing else.
+                    if "is not a path of the Katana spec" not in str(exc) or response.status_code != 404 \
+                            or set(response.json()) != {"error"}:
+                        raise
+            elif parts.path.startswith(_woo_schema.API_PREFIX + "/"):
+                if "json" in response.headers.get("Content-Type", "") and response.content:
+                    api_path = parts.path[len(_woo_schema.API_PREFIX):]
+                    failures.extend(woo_schema.errors(prepared.method, api_path, response.status_code,
+                                                      _json.loads(response.content)))
+        except AssertionError as exc:
+            failures.append(str(exc))
+        except Exception as exc:  # the guard must never break the request it watches
+            failures.append(f"schema guard failed on {prepared.method} {prepared.url}: {exc!r}")
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    yield
+    if failures:
+        pytest.fail("emulator answers that do not match the APIs' response schemas:\n  " +
+                    "\n  ".join(failures[:20]), pytrace=False)

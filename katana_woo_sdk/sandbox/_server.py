@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 ADMIN_PREFIX = "/__sandbox__"
+FAULT_HEADER = "X-Sandbox-Fault"
 
 
 class Headers(dict):
@@ -230,12 +231,14 @@ class EmulatorServer:
             self._record(request, 0 if fault.drop else (fault.status or 200), "fault")
         if fault.drop:
             raise _Dropped()
+        # Injected answers are marked, so schema checks of the emulated API can tell them apart.
+        marker = {FAULT_HEADER: "1"}
         if fault.html is not None:
             return Response(fault.status or 200, fault.html.encode(),
-                            {"Content-Type": "text/html; charset=UTF-8", **fault.headers})
+                            {"Content-Type": "text/html; charset=UTF-8", **marker, **fault.headers})
         if fault.status is not None:
             body = fault.body if fault.body is not None else {"message": "injected fault"}
-            return Response.json(fault.status, body, fault.headers)
+            return Response.json(fault.status, body, {**marker, **fault.headers})
         return self._dispatch(request, self._routes, log=True)  # a pure delay
 
     def _take_fault(self, request: Request) -> Fault | None:
