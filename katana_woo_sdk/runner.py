@@ -67,6 +67,7 @@ class _StoreWork:
     location: Location | None = None
     read: Any = None
     orders: Any = None
+    fatal: bool = False   # planning failed before stock: nothing can be applied for this store
 
 
 class Runner:
@@ -149,23 +150,29 @@ class Runner:
         ctx.pending = pending
         adjustments: dict[int, dict[int, Decimal]] = defaultdict(dict)
         for w in live:                       # ... then the one-time initial imports, which raise in-stock ...
-            if w.plan.error is None and w.store.stock.initial_import:
-                self._guard(w, lambda: self._plan_initial_import(ctx, w, confirm, adjustments[w.location.id]))
+            if not w.fatal and w.store.stock.initial_import:
+                self._guard(w, lambda: self._plan_initial_import(ctx, w, confirm, adjustments[w.location.id]),
+                            fatal=False)
         for w in live:                       # ... then stock, which every store on a location shares
-            if w.plan.error is None:
-                self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], adjustments[w.location.id]))
+            if not w.fatal and w.plan.error is None:
+                self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], adjustments[w.location.id]),
+                            fatal=False)
         return work
 
-    def _guard(self, w: _StoreWork, step: Callable[[], None]) -> None:
-        """Run one planning step; whatever goes wrong stays with this store."""
+    def _guard(self, w: _StoreWork, step: Callable[[], None], *, fatal: bool = True) -> None:
+        """Run one planning step; whatever goes wrong stays with this store. A failed stock step
+        is not fatal: the store's orders do not need the figure and are still imported."""
         try:
             step()
-        except KatanaWooError as exc:
-            log.warning("%s: %s", w.store.name, exc)
-            w.plan = replace(w.plan, error=str(exc))
         except Exception as exc:  # a bug must not stop the other stores either; it is reported loudly
-            log.exception("%s: unexpected error while planning", w.store.name)
-            w.plan = replace(w.plan, error=f"unexpected {type(exc).__name__}: {exc}")
+            if isinstance(exc, KatanaWooError):
+                log.warning("%s: %s", w.store.name, exc)
+                message = str(exc)
+            else:
+                log.exception("%s: unexpected error while planning", w.store.name)
+                message = f"unexpected {type(exc).__name__}: {exc}"
+            w.plan = replace(w.plan, error=message if fatal else f"stock: {message}")
+            w.fatal = w.fatal or fatal
 
     def _plan_mapping(self, store: StoreConfig, locations: list[Location]) -> _StoreWork:
         store_hash = self.config.store_hash(store.name)
@@ -271,7 +278,7 @@ class Runner:
 
     def _apply_store(self, ctx: RunContext, run_id: int, w: _StoreWork, saved: StorePlan | None) -> StoreReport:
         p = w.plan
-        if p.mapping.kind in (DISABLED, INVALID, BLOCKED) or p.error:
+        if p.mapping.kind in (DISABLED, INVALID, BLOCKED) or w.fatal:
             return StoreReport(p.store, p.mapping, (), p.holds, p.warnings, p.notes, p.error)
         results: list[ActionResult] = []
         kinds = {"mapping", "order.import", "stock.initial_import"}
@@ -367,7 +374,7 @@ class Runner:
         """Stock after every store's orders: re-read each touched location, re-plan the pushes
         (held and failed imports still lower the figure), then write."""
         live = [w for w in work if reports[w.store.name].status not in ("disabled", "blocked")
-                and w.location is not None and w.plan.error is None and w.store.stock.sync]
+                and w.location is not None and not w.fatal and w.store.stock.sync]
         pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
         for w in live:
             for hold in reports[w.store.name].holds:
