@@ -75,6 +75,15 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
             f"really wanted.",))
     inventory = ctx.inventory(location.id)
     variants = ctx.variants_by_sku()
+    # Orders WooCommerce took stock for that Katana will not commit (on-hold when only processing
+    # is imported): the units are still on the shelf, and the pushed figure subtracts them as
+    # pending, so the in-stock booked here must include them or the first push takes them off twice.
+    taken = dict(open_qty)
+    read = ctx.reads.get(store.name)
+    for order in (read.uncommitted if read is not None else ()):
+        for li in order.line_items:
+            if li.sku:
+                taken[li.sku] = taken.get(li.sku, Decimal(0)) + Decimal(li.quantity)
     rows, unmanaged, unknown = [], [], []
     for item in ctx.catalog(store):
         if not item.sku:
@@ -87,7 +96,7 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
         if variant is None:
             unknown.append(item.sku)
             continue
-        target = Decimal(item.stock_quantity) + open_qty.get(item.sku, Decimal(0))
+        target = Decimal(item.stock_quantity) + taken.get(item.sku, Decimal(0))
         row = inventory.get(variant.id)
         current = row.quantity_in_stock if row else Decimal(0)
         delta = target - current
