@@ -21,41 +21,27 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ._http import CallCounter
 from .config import Config, StoreConfig, load_config
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
-from .engines.context import RunContext, progress
-from .errors import KatanaWooError, MappingError, ReconcileError
+from .engines.context import RunContext
+from .errors import KatanaWooError, ReconcileError
 from .katana import KatanaClient
 from .mapping import BLOCKED as RES_BLOCKED, INVALID as RES_INVALID, resolve_location
+from .conditions import read_status, record_conditions
+from .moves import MoveResult, move_sales_order
 from .models import Location
 from .plan import (APPLIED, BLOCKED, DISABLED, DROPPED, FAILED, INVALID, NEW, REMAP, REPLANNED, SKIPPED,
-                   UNCHANGED, Action, ActionResult, ConditionView, Hold, LocationRef, MappingPlan, Plan, Report,
-                   Status, StorePlan, StoreReport, StoreStatus, fingerprint, now_utc)
+                   UNCHANGED, Action, ActionResult, Hold, LocationRef, MappingPlan, Plan, Report,
+                   Status, StorePlan, StoreReport, fingerprint, now_utc)
 from .report import StockComparison, StockRow
 from .state import State
 from .woo import WooClient
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MoveResult:
-    store: str
-    woo_order_id: int | None
-    sales_order_id: int
-    order_no: str
-    from_location: LocationRef | None
-    to_location: LocationRef
-    rows_moved: int
-
-    def __str__(self) -> str:
-        return (f"{self.order_no} (store {self.store}) Ship From moved {self.from_location} -> {self.to_location}"
-                f"; {self.rows_moved} rows followed")
 
 
 @dataclass
@@ -269,7 +255,7 @@ class Runner:
                 reports[w.store.name] = self._apply_store(ctx, run_id, w, saved)
             self._apply_stock_all(ctx, run_id, work, plan, reports, confirm_shared_import)
             for w in work:
-                self._record_conditions(w, reports[w.store.name])
+                record_conditions(self.state, self.config, w.store, reports[w.store.name])
             report = Report(started, now_utc(), self.config.config_hash,
                             tuple(reports[w.store.name] for w in work), _diff(self.calls.snapshot(), before))
             self.state.finish_run(run_id, "failed" if report.has_failures else "ok",
@@ -413,66 +399,9 @@ class Runner:
 
     # --- status ------------------------------------------------------------------------------------
 
-    def _record_conditions(self, w: _StoreWork, rep: StoreReport) -> None:
-        store, h = w.store.name, self.config.store_hash(w.store.name)
-        kind = rep.mapping.kind
-        if kind == DISABLED:
-            return
-        set_ = self.state.set_condition
-        if kind == INVALID:
-            set_(store, "MappingValid", "False", rep.mapping.reason or "Invalid", rep.error or rep.mapping.message, h)
-            set_(store, "LocationAvailable", "Unknown", "MappingInvalid", "the mapping is invalid", h)
-            set_(store, "OrdersSynced", "Unknown", "MappingInvalid", "nothing imported until the mapping is fixed", h)
-            set_(store, "StockSynced", "Unknown", "MappingInvalid", "nothing pushed until the mapping is fixed", h)
-            return
-        set_(store, "MappingValid", "True", rep.mapping.reason or "Resolved", str(rep.mapping), h)
-        if kind == BLOCKED:
-            set_(store, "LocationAvailable", "False", rep.mapping.reason, rep.mapping.message, h)
-            set_(store, "OrdersSynced", "False", "Blocked", "order import stopped: the mapped location was deleted", h)
-            set_(store, "StockSynced", "False", "Blocked", "stock sync stopped: the mapped location was deleted", h)
-            return
-        set_(store, "LocationAvailable", "True", "Available", f"{rep.mapping.to_location} exists and allows sales", h)
-        order_results = [r for r in rep.results if r.action.kind == "order.import"]
-        failed = [r for r in order_results if r.outcome == FAILED]
-        imported = sum(1 for r in order_results if r.outcome in (APPLIED, REPLANNED))
-        if rep.error and not rep.results:
-            set_(store, "OrdersSynced", "Unknown", "Error", rep.error, h)
-        elif failed or rep.holds:
-            set_(store, "OrdersSynced", "False", "OrdersHeld" if not failed else "ImportFailed",
-                 f"{imported} imported this run, {len(rep.holds)} held: " +
-                 "; ".join(str(hh) for hh in rep.holds[:3]), h)
-        else:
-            set_(store, "OrdersSynced", "True", "UpToDate", f"{imported} imported this run", h)
-        push = [r for r in rep.results if r.action.kind == "stock.push"]
-        if not w.store.stock.sync:
-            set_(store, "StockSynced", "True", "SyncDisabled", "stock sync is off for this store", h)
-        elif rep.error:
-            set_(store, "StockSynced", "False", "Error", rep.error, h)
-        elif any(r.outcome == FAILED for r in push):
-            set_(store, "StockSynced", "False", "NotApplied", "; ".join(r.message for r in push), h)
-        else:
-            pushed = sum((r.result or {}).get("pushed", 0) for r in push)
-            set_(store, "StockSynced", "True", "UpToDate", f"{pushed} levels pushed this run", h)
-
     def status(self) -> Status:
         """Per-store conditions, as the last apply left them (reads the state only)."""
-        stores = []
-        for store in self.config.stores:
-            conditions = self.state.conditions(store.name)
-            mapping = self.state.current_mapping(store.name)
-            ledger = self.state.ledger(store.name)
-            held = tuple(Hold(store.name, e.woo_order_id, e.woo_number or str(e.woo_order_id),
-                              *_split_reason(e.reason))
-                         for e in ledger.values() if e.status == "held")
-            pushed = self.state.pushed_records(store.name)
-            stores.append(StoreStatus(
-                store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None,
-                tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
-                      for c in conditions.values()),
-                sum(1 for e in ledger.values() if e.status == "imported"), held,
-                max((r.pushed_at for r in pushed.values()), default=None), self.config.store_hash(store.name)))
-        runs = self.state.runs(limit=1)
-        return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None)
+        return read_status(self.config, self.state)
 
     def compare_stock(self, store: str) -> StockComparison:
         """The store's stock next to its location's figures and what a push would write (reads only)."""
@@ -499,59 +428,12 @@ class Runner:
     # --- explicit Ship From move -------------------------------------------------------------------
 
     def move_order(self, store: str, order: int | str, to_location: int | str) -> MoveResult:
-        """Move an imported, still open sales order (and its rows) to another location. The only
-        way imported orders change location: a remap never moves them silently."""
-        cfg = self.config.store(store)
-        ctx = self._context()
-        res = resolve_location(store, to_location, ctx.locations())
-        if not res.ok:
-            raise MappingError(res.message, reason=res.reason)
-        so, woo_id = self._find_sales_order(ctx, cfg, order)
-        if not so.is_open:
-            raise ReconcileError(f"{so.order_no} is {so.status}{' and deleted' if so.deleted_at else ''}: Katana "
-                                 f"lets Ship From change only while NOT_SHIPPED or PENDING; not moved")
-        names = {loc.id: loc.name for loc in ctx.locations()}
-        before = LocationRef(so.location_id, names.get(so.location_id, "?")) if so.location_id else None
-        with self.state.lock(timeout=self.config.state.lock_timeout_seconds, owner="katana-woo move-order"):
-            run_id = self.state.start_run("move-order", self.config.config_hash)
-            moved = self.katana.sales_orders.update_location(so.id, res.location.id)
-            rows = sum(1 for r in moved.rows if r.location_id == res.location.id)
-            if woo_id is not None:
-                entry = self.state.ledger_get(store, woo_id)
-                if entry is not None:
-                    self.state.ledger_put(replace(entry, location_id=res.location.id))
-            self.state.log_action(run_id, store, "order.move", so.order_no, {"location_id": so.location_id},
-                                  {"location_id": res.location.id}, "applied", "")
-            self.state.finish_run(run_id, "ok", {store: "moved"})
-        return MoveResult(store, woo_id, so.id, so.order_no, before, LocationRef(res.location.id, res.location.name),
-                          rows)
-
-    def _find_sales_order(self, ctx: RunContext, store: StoreConfig, order: int | str):
-        text = str(order).strip().lstrip("#")
-        if text.isdigit():
-            woo_id = int(text)
-            entry = self.state.ledger_get(store.name, woo_id)
-            if entry is not None and entry.sales_order_id:
-                return self.katana.sales_orders.get(entry.sales_order_id), woo_id
-            found = self.katana.sales_orders.list(ecommerce_store_name=store.ecommerce_store_name,
-                                                  ecommerce_order_id=str(woo_id), include_deleted=True)
-            if found:
-                return found[0], woo_id
-        found = self.katana.sales_orders.list(order_no=text, include_deleted=True)
-        if found:
-            so = found[0]
-            return so, int(so.ecommerce_order_id) if (so.ecommerce_order_id or "").isdigit() else None
-        raise ReconcileError(f"no sales order for {store.name} order {order!r} in Katana (by WooCommerce id or "
-                             f"order number)")
+        """Move an imported, still open sales order (and its rows) to another location: the only
+        way imported orders change location; a remap never moves them silently."""
+        return move_sales_order(self.config, self.katana, self.state, self._context(), store, order, to_location)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def _split_reason(reason: str | None) -> tuple[str, str]:
-    """The ledger keeps "code: detail"."""
-    code, _, detail = (reason or "held").partition(": ")
-    return code, detail or code
-
 
 def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
     return {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0)}

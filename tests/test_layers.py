@@ -20,6 +20,7 @@ LAYERS = [
     {"config", "state", "mapping"},
     {"plan"},
     {"engines"},
+    {"moves", "conditions"},
     {"runner", "report", "_report_render"},
     {"demo"},
     {"cli", "__main__"},

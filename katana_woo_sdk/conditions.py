@@ -1,0 +1,87 @@
+"""Per-store status conditions (Kubernetes style): written after every apply, read by `status`.
+
+Called by the runner: `record_conditions` after each store's apply, `read_status` for
+`Runner.status()` (and so `katana-woo status` and notebooks). Four conditions per store, each
+with a reason, a message, the time it last changed and the config hash it observed, so a status
+read after the YAML changed shows which conditions are stale:
+
+    MappingValid       the configured location resolves (exists, unambiguous, allows sales)
+    LocationAvailable  the mapped location is not deleted (False: the store is Blocked)
+    OrdersSynced       every order in the imported statuses is in Katana (False: held or failed)
+    StockSynced        the last push was applied in full (False: items the store refused or ignored)
+"""
+from __future__ import annotations
+
+from .config import Config, StoreConfig
+from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, ConditionView, Hold, LocationRef,
+                   Status, StoreReport, StoreStatus)
+from .state import State
+
+
+def record_conditions(state: State, config: Config, store: StoreConfig, rep: StoreReport) -> None:
+    name, h = store.name, config.store_hash(store.name)
+    kind = rep.mapping.kind
+    if kind == DISABLED:
+        return
+
+    def set_(type_: str, status: str, reason: str, message: str) -> None:
+        state.set_condition(name, type_, status, reason, message, h)
+
+    if kind == INVALID:
+        set_("MappingValid", "False", rep.mapping.reason or "Invalid", rep.error or rep.mapping.message)
+        set_("LocationAvailable", "Unknown", "MappingInvalid", "the mapping is invalid")
+        set_("OrdersSynced", "Unknown", "MappingInvalid", "nothing imported until the mapping is fixed")
+        set_("StockSynced", "Unknown", "MappingInvalid", "nothing pushed until the mapping is fixed")
+        return
+    set_("MappingValid", "True", rep.mapping.reason or "Resolved", str(rep.mapping))
+    if kind == BLOCKED:
+        set_("LocationAvailable", "False", rep.mapping.reason, rep.mapping.message)
+        set_("OrdersSynced", "False", "Blocked", "order import stopped: the mapped location was deleted")
+        set_("StockSynced", "False", "Blocked", "stock sync stopped: the mapped location was deleted")
+        return
+    set_("LocationAvailable", "True", "Available", f"{rep.mapping.to_location} exists and allows sales")
+    order_results = [r for r in rep.results if r.action.kind == "order.import"]
+    failed = [r for r in order_results if r.outcome == FAILED]
+    imported = sum(1 for r in order_results if r.outcome in (APPLIED, REPLANNED))
+    if rep.error and not rep.results:
+        set_("OrdersSynced", "Unknown", "Error", rep.error)
+    elif failed or rep.holds:
+        set_("OrdersSynced", "False", "ImportFailed" if failed else "OrdersHeld",
+             f"{imported} imported this run, {len(rep.holds)} held: " + "; ".join(str(hh) for hh in rep.holds[:3]))
+    else:
+        set_("OrdersSynced", "True", "UpToDate", f"{imported} imported this run")
+    push = [r for r in rep.results if r.action.kind == "stock.push"]
+    if not store.stock.sync:
+        set_("StockSynced", "True", "SyncDisabled", "stock sync is off for this store")
+    elif rep.error:
+        set_("StockSynced", "False", "Error", rep.error)
+    elif any(r.outcome == FAILED for r in push):
+        set_("StockSynced", "False", "NotApplied", "; ".join(r.message for r in push))
+    else:
+        pushed = sum((r.result or {}).get("pushed", 0) for r in push)
+        set_("StockSynced", "True", "UpToDate", f"{pushed} levels pushed this run")
+
+
+def read_status(config: Config, state: State) -> Status:
+    stores = []
+    for store in config.stores:
+        conditions = state.conditions(store.name)
+        mapping = state.current_mapping(store.name)
+        ledger = state.ledger(store.name)
+        held = tuple(Hold(store.name, e.woo_order_id, e.woo_number or str(e.woo_order_id), *_split_reason(e.reason))
+                     for e in ledger.values() if e.status == "held")
+        pushed = state.pushed_records(store.name)
+        stores.append(StoreStatus(
+            store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None,
+            tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
+                  for c in conditions.values()),
+            sum(1 for e in ledger.values() if e.status == "imported"), held,
+            max((r.pushed_at for r in pushed.values()), default=None), config.store_hash(store.name)))
+    runs = state.runs(limit=1)
+    return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None)
+
+
+def _split_reason(reason: str | None) -> tuple[str, str]:
+    """The ledger keeps "code: detail"."""
+    code, _, detail = (reason or "held").partition(": ")
+    return code, detail or code
