@@ -94,6 +94,45 @@ def sanitise_link_header(value: str) -> str:
     return _redact_params(str(value))
 
 
+# Third-party loggers that write credentials at DEBUG: oauthlib lists the signed parameters
+# (oauth_consumer_key) and requests-oauthlib prints the client's key; urllib3 logs whole URLs,
+# consumer_secret included under query-string auth. Their records are redacted at the source, so
+# a notebook or `katana-woo -v` at DEBUG never shows a credential.
+_CREDENTIAL_LOGGERS = ("oauthlib", "oauthlib.oauth1", "oauthlib.oauth1.rfc5849", "oauthlib.oauth1.rfc5849.signature",
+                       "requests_oauthlib", "requests_oauthlib.oauth1_auth", "urllib3.connectionpool")
+_PAIR_RE = re.compile(r"""(?P<q>['"])(?P<name>(?:oauth_\w+|consumer_key|consumer_secret))(?P=q)(?P<sep>\s*[,:]\s*)"""
+                      r"""(?P<vq>['"])[^'"]*(?P=vq)""")
+_ASSIGN_RE = re.compile(r"(?P<name>\boauth_[a-z_]+|\bconsumer_key|\bconsumer_secret)(?P<eq>=|%3D|%253D)"
+                        r"(?P<v>.*?)(?=&|%26|%2526|[\s'\"<>,)\]]|$)", re.IGNORECASE)
+_KEYWORD_RE = re.compile(r"\b(?P<name>client_key|client_secret|resource_owner_key|resource_owner_secret)=(?P<v>[^,\s>]+)")
+
+
+def redact_text(text: str) -> str:
+    """`text` with credentials in URLs, ('oauth_x', 'value') pairs and client_key=... removed."""
+    text = _redact_params(text)
+    text = _ASSIGN_RE.sub(lambda m: f"{m.group('name')}{m.group('eq')}{REDACTED}", text)  # also URL-encoded
+    text = _PAIR_RE.sub(lambda m: f"{m.group('q')}{m.group('name')}{m.group('q')}{m.group('sep')}'{REDACTED}'", text)
+    return _KEYWORD_RE.sub(lambda m: f"{m.group('name')}={REDACTED}" if m.group("v") not in ("None", "****")
+                           else m.group(0), text)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is not ours to fix
+            return True
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_REDACTOR = _RedactingFilter()
+for _name in _CREDENTIAL_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACTOR)
+
+
 def route_template(url: str, base_path: str = "") -> str:
     """`/sales_orders/{id}` for `https://api.katanamrp.com/v1/sales_orders/42?x=1` (base path `/v1`)."""
     path = urlsplit(url).path or "/"
