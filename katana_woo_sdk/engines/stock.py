@@ -84,6 +84,7 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
         for li in order.line_items:
             if li.sku:
                 taken[li.sku] = taken.get(li.sku, Decimal(0)) + Decimal(li.quantity)
+    pools = parent_pools(ctx.catalog(store), variants)
     rows, unmanaged, unknown = [], [], []
     for item in ctx.catalog(store):
         if not item.sku:
@@ -96,9 +97,11 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
         if variant is None:
             unknown.append(item.sku)
             continue
-        target = Decimal(item.stock_quantity) + taken.get(item.sku, Decimal(0))
-        row = inventory.get(variant.id)
-        current = row.quantity_in_stock if row else Decimal(0)
+        # A parent managing its variations' stock: their open orders came out of its quantity, and
+        # its figure is the pool's (see parent_pools), so the pool's in stock is what is booked.
+        pool = [variant, *pools.get(item.id, ())]
+        target = Decimal(item.stock_quantity) + sum((taken.get(v.sku, Decimal(0)) for v in pool), Decimal(0))
+        current = sum((inventory[v.id].quantity_in_stock for v in pool if v.id in inventory), Decimal(0))
         delta = target - current
         if delta != 0:
             rows.append({"sku": item.sku, "variant_id": variant.id, "quantity": _plain(delta),
@@ -144,6 +147,51 @@ def figure(row: InventoryRow, pending: Decimal, policy: StockConfig) -> int:
     return policy.target_quantity(row.quantity_in_stock - pending, row.quantity_committed)
 
 
+def parent_pools(catalog: Sequence[WooProduct], variants: Mapping[str, Any]) -> dict[int, list[Any]]:
+    """Parent product id -> the Katana variants of its variations whose stock the parent manages.
+
+    WooCommerce sells such a variation (manage_stock "parent") from the parent's quantity, while
+    the imported sales order commits the variation's own Katana variant. So the parent's figure is
+    that of one pool: the parent's variant and these variants together (in stock and committed
+    summed), or each of their orders would be re-raised in the store by the next push."""
+    pools: dict[int, list[Any]] = {}
+    for item in catalog:
+        if item.manage_stock == "parent" and item.sku and item.parent_id and item.sku in variants:
+            pools.setdefault(item.parent_id, []).append(variants[item.sku])
+    return pools
+
+
+def _pooled(variant_id: int, location_id: int, rows: Sequence[InventoryRow]) -> InventoryRow:
+    if len(rows) == 1 and rows[0].variant_id == variant_id:
+        return rows[0]
+    return InventoryRow(variant_id, location_id, sum((r.quantity_in_stock for r in rows), Decimal(0)),
+                        sum((r.quantity_committed for r in rows), Decimal(0)),
+                        sum((r.quantity_expected for r in rows), Decimal(0)))
+
+
+def item_target(ctx: RunContext, store: StoreConfig, location: Location, item: WooProduct,
+                pending: Mapping[int, Decimal], adjustments: Mapping[int, Decimal] | None = None, *,
+                pools: Mapping[int, Sequence[Any]] | None = None) -> tuple[InventoryRow, int] | None:
+    """The Katana figures (pooled for a parent, see `parent_pools`) and the quantity to push for one
+    stock-managed store item; None when the item has no variant or no inventory row at the location.
+    `pools`: `parent_pools(catalog, variants)`, computed once by callers looping over a catalogue."""
+    variants = ctx.variants_by_sku()
+    variant = variants.get(item.sku) if item.sku else None
+    if variant is None or item.manage_stock is not True:
+        return None
+    if pools is None:
+        pools = parent_pools(ctx.catalog(store), variants)
+    inventory = ctx.inventory(location.id)
+    members = [variant.id, *(v.id for v in pools.get(item.id, ()))]
+    rows = [inventory[vid] for vid in members if vid in inventory]
+    if not rows:
+        return None
+    row = _pooled(variant.id, location.id, rows)
+    if adjustments and variant.id in adjustments:
+        row = replace(row, quantity_in_stock=row.quantity_in_stock + adjustments[variant.id])
+    return row, figure(row, sum((pending.get(vid, Decimal(0)) for vid in members), Decimal(0)), store.stock)
+
+
 def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
                     pending: Mapping[int, Decimal], adjustments: Mapping[int, Decimal] | None = None) -> StockPlan:
     """`pending`: variant id -> quantity WooCommerce took that Katana has not committed (all
@@ -156,6 +204,7 @@ def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
         return StockPlan(None, error=f"Katana returned no inventory rows for {location}; nothing pushed "
                                      f"(a figure is never computed from an empty read)")
     catalog = ctx.catalog(store)
+    pools = parent_pools(catalog, variants)
     writes, before, after = [], {}, {}
     unmanaged, parent_managed, store_only, no_row, no_sku = [], [], [], [], 0
     store_skus = set()
@@ -175,13 +224,11 @@ def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
         if item.manage_stock is not True:
             unmanaged.append(item.sku)
             continue
-        row = inventory.get(variant.id)
-        if row is None:
+        found = item_target(ctx, store, location, item, pending, adjustments, pools=pools)
+        if found is None:
             no_row.append(item.sku)
             continue
-        if adjustments and variant.id in adjustments:
-            row = replace(row, quantity_in_stock=row.quantity_in_stock + adjustments[variant.id])
-        value = figure(row, pending.get(variant.id, Decimal(0)), store.stock)
+        value = found[1]
         if item.stock_quantity != value:
             writes.append({"product_id": item.id, "parent_id": item.parent_id if item.is_variation else None,
                            "sku": item.sku, "quantity": value})
