@@ -415,12 +415,20 @@ class Runner:
         inventory, variants = ctx.inventory(w.location.id), ctx.variants_by_sku()
         pending = ctx.pending.get(w.location.id, {})
         rows = []
-        for item in ctx.catalog(cfg):
+        catalog = ctx.catalog(cfg)
+        # As the push computes it: a parent managing its variations' stock shows the pool's figure.
+        pools = stock_engine.parent_pools(catalog, variants)
+        for item in catalog:
             variant = variants.get(item.sku) if item.sku else None
-            if variant is None or item.manage_stock is not True or variant.id not in inventory:
+            if variant is None or item.manage_stock is not True:
                 continue
-            row = inventory[variant.id]
-            target = stock_engine.figure(row, pending.get(variant.id, Decimal(0)), cfg.stock)
+            members = [variant.id, *(v.id for v in pools.get(item.id, ()))]
+            found = [inventory[vid] for vid in members if vid in inventory]
+            if not found:
+                continue
+            row = stock_engine._pooled(variant.id, w.location.id, found)
+            target = stock_engine.figure(row, sum((pending.get(vid, Decimal(0)) for vid in members), Decimal(0)),
+                                         cfg.stock)
             rows.append(StockRow(item.sku, item.stock_quantity, row.quantity_in_stock, row.quantity_committed,
                                  row.available, target))
         return StockComparison(cfg.name, LocationRef(w.location.id, w.location.name), tuple(rows))
