@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
 
 from ..config import StoreConfig
-from ..errors import RejectedError, ServerError, TransportError, UnexpectedResponseError
+from ..errors import KatanaWooError, RejectedError, ServerError, TransportError, UnexpectedResponseError
 from ..models import (AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrderDraft, SalesOrderRowDraft,
                       WooOrder, dec, parse_datetime)
 from ..plan import Action, Hold, fingerprint
@@ -287,7 +287,13 @@ def apply_import(ctx: RunContext, store: StoreConfig, action: Action) -> dict[st
         result["shipping_fee"] = p["shipping"]["amount"]
     _record(ctx, store, p, so)
     if store.orders.add_order_note:
-        ctx.woo[store.name].orders.add_note(woo_id, f"Imported to Katana as sales order {so.order_no}.")
+        # A courtesy after the import is complete: its failure must not report the import as failed.
+        try:
+            ctx.woo[store.name].orders.add_note(woo_id, f"Imported to Katana as sales order {so.order_no}.")
+        except KatanaWooError as exc:
+            log.warning("%s: order #%s imported as %s, but the order note failed: %s",
+                        store.name, p["woo_number"], so.order_no, exc)
+            result["note_error"] = f"order note not added: {exc}"
     return result
 
 
