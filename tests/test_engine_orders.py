@@ -355,3 +355,21 @@ def test_lost_state_imports_nothing_twice(box, tmp_path):
         assert {i: the_so(box, i)["id"] for i in ids} == before
         assert writes(box.katana.server) == 0 and writes(shop.server) == 0
         assert {i: runner.state.ledger_get("shop-a", i).sales_order_id for i in ids} == before
+
+
+def test_a_failed_order_note_does_not_turn_an_imported_order_into_a_failure(box, tmp_path):
+    shop = box.stores["shop-a"]
+    order = shop.place_order([("W1", 1)])
+    shop.server.inject_fault(method="POST", path=r"/orders/\d+/notes$", status=500)
+    with runner_for(box, tmp_path, add_order_note=True) as runner:
+        report = runner.apply()
+        [result] = [r for r in report.results if r.action.kind == "order.import"]
+        assert result.outcome == "applied", str(report)
+        assert "note" in result.result.get("note_error", "")
+        so = the_so(box, order["id"])
+        entry = runner.state.ledger_get("shop-a", order["id"])
+        assert (entry.status, entry.sales_order_id) == ("imported", so["id"])
+        assert runner.status().store("shop-a").held == ()
+        later = shop.place_order([("W2", 1)])
+        assert not runner.apply().has_failures
+        assert shop.server.count("POST", rf"/orders/{later['id']}/notes$") == 1
