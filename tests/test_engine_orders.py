@@ -373,3 +373,28 @@ def test_a_failed_order_note_does_not_turn_an_imported_order_into_a_failure(box,
         later = shop.place_order([("W2", 1)])
         assert not runner.apply().has_failures
         assert shop.server.count("POST", rf"/orders/{later['id']}/notes$") == 1
+
+
+@pytest.mark.parametrize("ignored", [False, True], ids=["filters-honoured", "filters-ignored"])
+def test_stores_whose_order_ids_coincide_each_get_their_own_sales_order(box, tmp_path, ignored):
+    """Every store numbers its orders from the same sequence start, so two stores' order 20 are
+    different orders; told apart by ecommerce_store_name even when Katana ignores the filters."""
+    shop_b = box.add_store("shop-b")
+    for sku, price in PRICES.items():
+        shop_b.add_product(sku, f"Product {sku}", price, stock=20)
+    if ignored:
+        box.katana.ignore_filter("sales_orders", "ecommerce_store_name")
+        box.katana.ignore_filter("sales_orders", "ecommerce_order_id")
+    a_order = box.stores["shop-a"].place_order([("W1", 1)])
+    b_order = shop_b.place_order([("W2", 2)])
+    assert a_order["id"] == b_order["id"]
+    stores = {"shop-a": {"location": "A"}, "shop-b": {"location": "B"}}
+    with make_runner(box, tmp_path, stores) as runner:
+        report = runner.apply()
+        assert not report.has_failures, str(report)
+        so_a, so_b = the_so(box, a_order["id"], "shop-a"), the_so(box, b_order["id"], "shop-b")
+        assert so_a["id"] != so_b["id"]
+        assert (so_a["location_id"], so_b["location_id"]) == (box.katana.location_id("A"), box.katana.location_id("B"))
+        again = runner.apply()
+        assert [r for r in again.results if r.action.kind == "order.import"] == []
+    assert len(box.katana.sales_orders()) == 2
