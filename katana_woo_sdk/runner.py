@@ -126,13 +126,15 @@ class Runner:
                                             config_hash=self.config.store_hash(s.name))) for s in stores]
         work = [self._plan_mapping(s, locations) for s in stores]
         live = [w for w in work if w.location is not None and w.plan.mapping.kind not in (BLOCKED, INVALID, DISABLED)]
-        for w in live:                       # orders of every store first ...
+        companions = self._companions(stores, live, locations)
+        for w in live + companions:          # orders of every store first ...
             self._guard(w, lambda: self._plan_orders(ctx, w))
         pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
-        for w in live:
+        for w in live + companions:
             if w.orders is not None:
-                for variant_id, qty in w.orders.pending_qty.items():
-                    pending[w.location.id][variant_id] = pending[w.location.id].get(variant_id, Decimal(0)) + qty
+                order_engine.add_quantities(pending[w.location.id], w.orders.pending_qty)
+                if w in companions:
+                    order_engine.add_quantities(ctx.companion_pending.setdefault(w.location.id, {}), w.orders.pending_qty)
         ctx.pending = pending
         adjustments: dict[int, dict[int, Decimal]] = defaultdict(dict)
         for w in live:                       # ... then the one-time initial imports, which raise in-stock ...
@@ -144,6 +146,21 @@ class Runner:
                 self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], adjustments[w.location.id]),
                             fatal=False)
         return work
+
+    def _companions(self, selected: list[StoreConfig], live: list[_StoreWork],
+                    locations: list[Location]) -> list[_StoreWork]:
+        """Stores left out by `--store` that share a location with a selected one: their orders
+        are read (never applied) because what they took lowers the figure every store there sees."""
+        names = {s.name for s in selected}
+        wanted = {w.location.id for w in live}
+        out = []
+        for store in self.config.enabled_stores:
+            if store.name in names:
+                continue
+            w = self._plan_mapping(store, locations)
+            if w.location is not None and w.location.id in wanted and w.plan.mapping.kind not in (BLOCKED, INVALID):
+                out.append(w)
+        return out
 
     def _guard(self, w: _StoreWork, step: Callable[[], None], *, fatal: bool = True) -> None:
         """Run one planning step; whatever goes wrong stays with this store. A failed stock step
@@ -362,18 +379,13 @@ class Runner:
         live = [w for w in work if reports[w.store.name].status not in ("disabled", "blocked")
                 and w.location is not None and not w.fatal and w.store.stock.sync]
         pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
+        for location_id, quantities in ctx.companion_pending.items():   # stores left out by --store
+            order_engine.add_quantities(pending[location_id], quantities)
         for w in live:
-            for hold in reports[w.store.name].holds:
-                order = next((o for o in (w.read.orders if w.read else ()) if o.id == hold.woo_order_id), None)
-                for sku, qty in (order_engine._line_quantities(order).items() if order else ()):
-                    variant = ctx.variants_by_sku().get(sku)
-                    if variant is not None:
-                        pending[w.location.id][variant.id] = pending[w.location.id].get(variant.id, Decimal(0)) + qty
-            for order in (w.read.uncommitted if w.read else ()):
-                for sku, qty in order_engine._line_quantities(order).items():
-                    variant = ctx.variants_by_sku().get(sku)
-                    if variant is not None:
-                        pending[w.location.id][variant.id] = pending[w.location.id].get(variant.id, Decimal(0)) + qty
+            orders = {o.id: o for o in (w.read.orders if w.read else ())}
+            still_open = [orders[h.woo_order_id] for h in reports[w.store.name].holds if h.woo_order_id in orders]
+            for order in still_open + list(w.read.uncommitted if w.read else ()):
+                order_engine.add_quantities(pending[w.location.id], order_engine.variant_quantities(order, ctx.variants_by_sku()))
         for w in live:
             rep = reports[w.store.name]
             try:

@@ -330,3 +330,26 @@ def test_two_concurrent_applies_on_one_state(box, tmp_path):
     assert "locked by pid" in message and "katana-woo apply" in message
     assert not result["first"].has_failures
     assert all(len(so_of(box, "shop-a", o["id"])) == 1 for o in orders)
+
+
+def test_store_selection_still_counts_what_other_stores_on_the_location_took(box, tmp_path):
+    box.katana.add_location("A")
+    stock_everywhere(box)
+    add_store(box, "shop-a")
+    add_store(box, "shop-b")
+    stores = {"shop-a": {"location": "A"}, "shop-b": {"location": "A"}}
+    with make_runner(box, tmp_path, stores) as runner:
+        runner.apply()
+    # shop-b takes 3 units for an order Katana cannot commit yet (a line with an unknown SKU).
+    box.stores["shop-b"].add_product("NOT-IN-KATANA", "Mystery", "5.00", stock=5)
+    box.stores["shop-b"].place_order([("SKU-1", 3), ("NOT-IN-KATANA", 1)])
+    box.stores["shop-b"].server.clear_log()
+    with make_runner(box, tmp_path, stores) as runner:
+        only_a = runner.plan(stores=["shop-a"])
+        assert [s.store for s in only_a.stores] == ["shop-a"]
+        assert only_a.store("shop-a").actions_of("stock.push")[0].after == {"SKU-1": 47}
+        runner.apply(stores=["shop-a"])
+        assert box.stores["shop-a"].stock_of("SKU-1") == 47
+        assert not box.stores["shop-b"].server.count("POST")        # shop-b was only read
+        everything = runner.plan()
+        assert not everything.store("shop-a").actions_of("stock.push"), "a full run must agree with --store"

@@ -36,7 +36,9 @@ def _interactive() -> bool:
     try:
         from IPython import get_ipython  # type: ignore
         if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-            return True
+            # tqdm.auto needs ipywidgets in a kernel; without it it warns and prints text bars.
+            import importlib.util
+            return importlib.util.find_spec("ipywidgets") is not None
     except Exception:  # IPython absent or not a kernel
         pass
     return sys.stderr.isatty()
@@ -67,6 +69,8 @@ class RunContext:
         self.reads: dict[str, StoreRead] = {}
         # location id -> variant id -> quantity the stores took that Katana has not committed
         self.pending: dict[int, dict[int, Decimal]] = {}
+        # the part of it that comes from stores a `--store` run leaves out
+        self.companion_pending: dict[int, dict[int, Decimal]] = {}
 
     # --- Katana ----------------------------------------------------------------------------------
 

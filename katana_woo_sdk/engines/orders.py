@@ -106,9 +106,7 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, read: S
         if order.status not in opts.statuses:
             continue  # a held order that left the imported statuses (e.g. cancelled): nothing to do
         draft, hold = build_payload(ctx, store, location, order, variants)
-        for sku, qty in _line_quantities(order).items():
-            if sku in variants:
-                pending[variants[sku].id] = pending.get(variants[sku].id, Decimal(0)) + qty
+        add_quantities(pending, variant_quantities(order, variants))
         if hold is not None:
             holds.append(hold)
             continue
@@ -119,9 +117,7 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, read: S
                                 "rows": [[r["sku"], r["quantity"]] for r in draft["rows"]]},
             fingerprint=fingerprint(draft), payload=draft))
     for order in read.uncommitted:
-        for sku, qty in _line_quantities(order).items():
-            if sku in variants:
-                pending[variants[sku].id] = pending.get(variants[sku].id, Decimal(0)) + qty
+        add_quantities(pending, variant_quantities(order, variants))
     return OrdersPlan(tuple(actions), tuple(holds), recovered, pending)
 
 
@@ -131,6 +127,20 @@ def _line_quantities(order: WooOrder) -> dict[str, Decimal]:
         if li.sku:
             out[li.sku] = out.get(li.sku, Decimal(0)) + Decimal(li.quantity)
     return out
+
+
+def variant_quantities(order: WooOrder, variants: Mapping[str, Any]) -> dict[int, Decimal]:
+    """Katana variant id -> quantity on the order's lines whose SKU Katana knows."""
+    out: dict[int, Decimal] = {}
+    for sku, qty in _line_quantities(order).items():
+        if sku in variants:
+            out[variants[sku].id] = out.get(variants[sku].id, Decimal(0)) + qty
+    return out
+
+
+def add_quantities(into: dict[int, Decimal], quantities: Mapping[int, Decimal]) -> None:
+    for variant_id, qty in quantities.items():
+        into[variant_id] = into.get(variant_id, Decimal(0)) + qty
 
 
 def build_payload(ctx: RunContext, store: StoreConfig, location: Location, order: WooOrder,
