@@ -106,7 +106,7 @@ class Runner:
         """What apply would do now, per store. Reads only."""
         before = self.calls.snapshot()
         work = self._plan(self._context(), self._select(stores), confirm_shared_import)
-        return Plan(now_utc(), self.config.config_hash, str(self.config.source) if self.config.source else None,
+        return Plan(now_utc(), self.config.config_hash, _shown_path(self.config.source),
                     tuple(w.plan for w in work), _diff(self.calls.snapshot(), before))
 
     def _context(self) -> RunContext:
@@ -454,6 +454,15 @@ class Runner:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+def _shown_path(path: os.PathLike | None) -> str | None:
+    """The config path as a plan shows it: relative to the working directory (a pull-request
+    comment must not show the CI machine's layout), or just its name when it lies elsewhere."""
+    if path is None:
+        return None
+    relative = os.path.relpath(path)
+    return os.path.basename(path) if relative.startswith("..") else relative
+
 
 def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
     return {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0)}
