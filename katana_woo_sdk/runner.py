@@ -61,11 +61,14 @@ class Runner:
     WooCommerce client per store, sharing a call counter so reports say what a run cost."""
 
     def __init__(self, config: Config, *, state: State | None = None, katana: KatanaClient | None = None,
-                 woo: Mapping[str, WooClient] | None = None, progress: bool | None = None):
+                 woo: Mapping[str, WooClient] | None = None, progress: bool | None = None,
+                 calls: CallCounter | None = None):
+        """`katana`, `woo` and `state` are seams for tests and embedding; clients passed in are not
+        closed by the runner and should share `calls` so plans and reports can count them."""
         self.config = config
-        self.calls = CallCounter()
+        self.calls = calls if calls is not None else CallCounter()
         self.state = state if state is not None else State(config.state.path)
-        self._own_clients = katana is None
+        self._own_katana, self._own_woo = katana is None, woo is None
         if katana is None:
             key = config.katana.api_key.reveal() if config.katana.api_key else ""
             katana = KatanaClient(key, base_url=config.katana.base_url, rate=config.katana.rate_limit.requests,
@@ -85,8 +88,9 @@ class Runner:
         return cls(load_config(path, env=env), progress=progress, **kwargs)
 
     def close(self) -> None:
-        if self._own_clients:
+        if self._own_katana:
             self.katana.close()
+        if self._own_woo:
             for client in self.woo.values():
                 client.close()
         self.state.close()
@@ -242,11 +246,17 @@ class Runner:
                          error=sync.error)
 
     def _open_qty(self, ctx: RunContext, store: StoreConfig) -> dict[str, Decimal]:
-        """SKU -> quantity on every open order in the imported statuses (read once, for the initial import)."""
+        """SKU -> quantity on every open order in the imported statuses (for the initial import).
+        A store's first run already read all of them; later runs list them once more."""
         if ctx.state.get_cursor(store.name, stock_engine.INITIAL_CURSOR):
             return {}
+        read = ctx.reads.get(store.name)
+        first_read = read is not None and not ctx.state.get_cursor(store.name, order_engine.CURSOR) \
+            and store.orders.since is None
+        orders = (o for o in read.orders if o.status in store.orders.statuses) if first_read else \
+            ctx.woo[store.name].orders.iter(statuses=tuple(store.orders.statuses))
         out: dict[str, Decimal] = {}
-        for order in ctx.woo[store.name].orders.iter(statuses=tuple(store.orders.statuses)):
+        for order in orders:
             for li in order.line_items:
                 if li.sku:
                     out[li.sku] = out.get(li.sku, Decimal(0)) + Decimal(li.quantity)

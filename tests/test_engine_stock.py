@@ -67,9 +67,8 @@ def pushed_results(report, store: str):
 def fast_runner(sb, tmp_path, stores) -> Iterator[Runner]:
     """A runner whose clients retry twice, 10 ms apart, so a test can exhaust retries quickly.
 
-    Runner builds its own clients from the config unless given some; given clients keep their own
-    call counter, so the runner's `calls` is pointed at the shared one (see the report: Runner has
-    no way to take a counter)."""
+    Runner builds its own clients from the config unless given some; given clients share the
+    counter the runner is handed, so reports still count their calls."""
     text = config_text(stores, state_path=tmp_path / "state.sqlite")
     config = load_config_text(text, filename=str(tmp_path / "katana-woo.yaml"), base_dir=tmp_path, env=sb.env())
     counter = CallCounter()
@@ -79,8 +78,7 @@ def fast_runner(sb, tmp_path, stores) -> Iterator[Runner]:
                           period=config.katana.rate_limit.period_seconds)
     woo = {s.name: WooClient(s.url, s.consumer_key.reveal(), s.consumer_secret.reveal(), retry=retry,
                              counter=counter, name=s.name) for s in config.stores}
-    runner = Runner(config, katana=katana, woo=woo, progress=False)
-    runner.calls = counter
+    runner = Runner(config, katana=katana, woo=woo, progress=False, calls=counter)
     try:
         yield runner
     finally:
