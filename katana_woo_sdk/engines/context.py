@@ -17,7 +17,7 @@ from ..config import Config, StoreConfig
 from ..katana import KatanaClient
 from ..models import Customer, InventoryRow, Location, SalesOrder, TaxRate, Variant, WooOrder, WooProduct
 from ..state import State
-from ..woo import WooClient
+from ..woo import SKU_CHUNK, WooClient
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class RunContext:
         self._customers: dict[str, Customer] = {}
         self._tax_rates: dict[Decimal, TaxRate] = {}
         self.reads: dict[str, StoreRead] = {}
+        self.unread_variations: dict[str, int] = {}   # store -> variations skipped by the SKU lookup
         # location id -> variant id -> quantity the stores took that Katana has not committed
         self.pending: dict[int, dict[int, Decimal]] = {}
         # the part of it that comes from stores a `--store` run leaves out
@@ -142,13 +143,27 @@ class RunContext:
     # --- WooCommerce -----------------------------------------------------------------------------
 
     def catalog(self, store: StoreConfig) -> list[WooProduct]:
-        """Every product and variation of the store (pages of 100; one listing per variable product)."""
+        """Every product of the store (pages of 100) and the variations that matter.
+
+        Variations are read per variable product (one listing each) or, when that would cost more
+        calls, by SKU: `GET /products?sku=A,B,...` returns variations too, 50 SKUs a call, for the
+        Katana SKUs no simple product carries. A variation whose SKU Katana does not know is then not
+        read (nothing could be pushed to it); `unread_variations` counts them for the report.
+        """
         if store.name not in self._catalog:
             woo = self.woo[store.name]
-            items: list[WooProduct] = []
-            for product in progress(woo.products.iter(), desc=f"{store.name} products", enabled=self.progress):
-                items.append(product)
-                if product.type == "variable" and product.variations:
+            items = list(progress(woo.products.iter(), desc=f"{store.name} products", enabled=self.progress))
+            variable = [p for p in items if p.type == "variable" and p.variations]
+            wanted = sorted(set(self.variants_by_sku()) - {p.sku for p in items if p.sku}) if variable else []
+            by_sku_calls = -(-len(wanted) // SKU_CHUNK)
+            if variable and by_sku_calls < len(variable):
+                found = [p for p in woo.products.by_skus(wanted).values() if p.is_variation]
+                owned = {v for p in variable for v in p.variations}
+                read = [p for p in found if p.id in owned]
+                items.extend(read)
+                self.unread_variations[store.name] = len(owned) - len(read)
+            else:
+                for product in variable:
                     items.extend(woo.variations.iter(product.id))
             self._catalog[store.name] = items
         return self._catalog[store.name]

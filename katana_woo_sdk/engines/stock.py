@@ -239,6 +239,7 @@ def plan_stock_sync(ctx: RunContext, store: StoreConfig, location: Location,
         "store_only_skus": store_only[:LIST_LIMIT], "store_only_count": len(store_only),
         "unmanaged_skus": unmanaged, "parent_managed_skus": parent_managed, "no_inventory_row_skus": no_row,
         "items_without_sku": no_sku, "in_sync": len(catalog) - len(writes),
+        "variations_not_read": ctx.unread_variations.get(store.name, 0),
     }
     if not writes:
         return StockPlan(None, notes=notes)
