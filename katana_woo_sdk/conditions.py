@@ -12,10 +12,17 @@ read after the YAML changed shows which conditions are stale:
 """
 from __future__ import annotations
 
+import json
+
 from .config import Config, StoreConfig
 from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, ConditionView, Hold, LocationRef,
                    Status, StoreReport, StoreStatus)
 from .state import State
+
+
+MATCHING_CURSOR = "stock.matching"
+MATCHING_NOTES = ("katana_only_skus", "katana_only_count", "store_only_skus", "store_only_count",
+                  "unmanaged_skus", "parent_managed_skus")
 
 
 def record_conditions(state: State, config: Config, store: StoreConfig, rep: StoreReport) -> None:
@@ -23,6 +30,9 @@ def record_conditions(state: State, config: Config, store: StoreConfig, rep: Sto
     kind = rep.mapping.kind
     if kind == DISABLED:
         return
+    matching = {k: rep.notes[k] for k in MATCHING_NOTES if k in rep.notes}
+    if matching:   # status shows which SKUs match nothing on the other side
+        state.set_cursor(name, MATCHING_CURSOR, json.dumps(matching))
 
     def set_(type_: str, status: str, reason: str, message: str) -> None:
         state.set_condition(name, type_, status, reason, message, h)
@@ -33,7 +43,10 @@ def record_conditions(state: State, config: Config, store: StoreConfig, rep: Sto
         set_("OrdersSynced", "Unknown", "MappingInvalid", "nothing imported until the mapping is fixed")
         set_("StockSynced", "Unknown", "MappingInvalid", "nothing pushed until the mapping is fixed")
         return
-    set_("MappingValid", "True", rep.mapping.reason or "Resolved", str(rep.mapping))
+    mapped = f"mapped to {rep.mapping.to_location}"
+    if rep.mapping.kind == "remap":
+        mapped += f" (remapped from {rep.mapping.from_location}; orders imported before stay there)"
+    set_("MappingValid", "True", rep.mapping.reason or "Resolved", mapped)
     if kind == BLOCKED:
         set_("LocationAvailable", "False", rep.mapping.reason, rep.mapping.message)
         set_("OrdersSynced", "False", "Blocked", "order import stopped: the mapped location was deleted")
@@ -76,7 +89,8 @@ def read_status(config: Config, state: State) -> Status:
             tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
                   for c in conditions.values()),
             sum(1 for e in ledger.values() if e.status == "imported"), held,
-            max((r.pushed_at for r in pushed.values()), default=None), config.store_hash(store.name)))
+            max((r.pushed_at for r in pushed.values()), default=None), config.store_hash(store.name),
+            json.loads(state.get_cursor(store.name, MATCHING_CURSOR) or "{}")))
     runs = state.runs(limit=1)
     return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None)
 

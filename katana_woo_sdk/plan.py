@@ -373,6 +373,7 @@ class StoreStatus:
     held: tuple[Hold, ...] = ()
     last_stock_push: datetime | None = None
     config_hash: str = ""     # the store's current config hash; a condition observed under another is stale
+    notes: Mapping[str, Any] = field(default_factory=dict)  # SKU matching as the last apply saw it
 
     @property
     def state(self) -> str:

@@ -339,7 +339,7 @@ def _status_doc(status: Status) -> Doc:
                         line=lambda r: f"{r[0]}={r[1]} {r[2]}: {r[3]} (since {r[4]})"
                                        + (f" [stale: {r[5]}]" if r[5] else ""),
                         full=True, status_col=1)] if rows else []
-        blocks += _common_blocks(s.held, (), {}, None)
+        blocks += _common_blocks(s.held, (), s.notes, None)
         sections.append(Section(s.store, s.state, subtitle, f"{s.store}: {s.state}  {subtitle}", blocks))
     states = [s.state for s in status.stores]
     summary = "Status: " + (", ".join(f"{states.count(k)} {k}" for k in ("Ready", "Blocked", "Degraded", "Unknown")

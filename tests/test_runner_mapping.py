@@ -353,3 +353,18 @@ def test_store_selection_still_counts_what_other_stores_on_the_location_took(box
         assert not box.stores["shop-b"].server.count("POST")        # shop-b was only read
         everything = runner.plan()
         assert not everything.store("shop-a").actions_of("stock.push"), "a full run must agree with --store"
+
+
+def test_status_lists_skus_that_match_nothing_on_the_other_side(box, tmp_path):
+    box.katana.add_location("A")
+    box.katana.add_variant("KATANA-ONLY")
+    stock_everywhere(box)
+    add_store(box, "shop-a").add_product("WOO-ONLY", "Only in the store", "3.00", stock=4)
+    with make_runner(box, tmp_path, {"shop-a": {}}) as runner:
+        runner.apply()
+        status = runner.status()
+    assert status.store("shop-a").notes["katana_only_skus"] == ["KATANA-ONLY"]
+    assert status.store("shop-a").notes["store_only_skus"] == ["WOO-ONLY"]
+    assert "Katana variants with no store match (1): KATANA-ONLY" in str(status)
+    status = status.store("shop-a")
+    assert status.condition("MappingValid").message.startswith("mapped to A (#")
