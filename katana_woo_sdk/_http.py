@@ -486,7 +486,8 @@ class HttpClient:
         return self._iter_woo(path, dict(params or {}), int(per_page))
 
     def _iter_woo(self, path: str, params: dict, per_page: int) -> Iterator[dict]:
-        page = 1
+        params = dict(params)
+        page = int(params.pop("page", 1))   # a caller may start further in (a keyset walk's tie)
         while True:
             resp = self.get(path, {**params, "per_page": per_page, "page": page})
             items = resp.data

@@ -310,14 +310,16 @@ def test_two_concurrent_applies_on_one_state(box, tmp_path):
     stock_everywhere(box)
     add_store(box, "shop-a")
     orders = [box.stores["shop-a"].place_order([("SKU-1", 1)]) for _ in range(3)]
-    # Slow Katana down so the first apply is still running when the second starts.
-    box.katana.server.inject_fault(method="POST", path="/sales_orders$", times=3, delay=0.4)
+    # Slow Katana down so the first apply still holds the lock while the second process starts.
+    box.katana.server.inject_fault(method="POST", path="/sales_orders$", times=1, delay=6)
     runner = make_runner(box, tmp_path, {"shop-a": {"location": "A"}})
     config_path = str(tmp_path / "katana-woo.yaml")
     result = {}
     first = threading.Thread(target=lambda: result.setdefault("first", runner.apply()))
     first.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not box.katana.server.count("GET", "/customers$") and time.monotonic() < deadline:
+        time.sleep(0.02)    # the first apply is past planning, inside the lock, about to create
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_apply_in_child, args=(config_path, box.env(), queue))

@@ -14,6 +14,7 @@ may have succeeded; it is looked up before it is tried again.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -34,6 +35,7 @@ CURSOR = "orders.modified_after"
 # WooCommerce reduces stock when an order enters these statuses (recorded on a real 10.0.2 store).
 STOCK_TAKING_STATUSES = ("processing", "on-hold", "completed")
 CENT = Decimal("0.0001")
+PAGE = 100  # WooCommerce's per_page maximum
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ def read_orders(ctx: RunContext, store: StoreConfig) -> StoreRead:
     else:
         since = opts.since
     seen: dict[int, WooOrder] = {}
-    for order in woo.orders.iter(statuses=tuple(opts.statuses), modified_after=since):
+    for order in _walk_modified(woo, tuple(opts.statuses), since):
         seen[order.id] = order
         if order.date_modified_gmt and (read.newest_modified is None or order.date_modified_gmt > read.newest_modified):
             read.newest_modified = order.date_modified_gmt
@@ -68,6 +70,27 @@ def read_orders(ctx: RunContext, store: StoreConfig) -> StoreRead:
                             if o.id not in imported and str(o.id) not in ctx.katana_orders(store)]
     ctx.reads[store.name] = read
     return read
+
+
+def _walk_modified(woo, statuses: tuple[str, ...], since: datetime | None):
+    """Orders modified after `since`, oldest change first, read as a keyset walk: every request is
+    the first page after the last change seen (less a second, as `modified_after` is exclusive and
+    to the second). Page numbers would shift under an order changed or closed during the walk and
+    skip the order that slid onto an already-read page, for good, once the cursor moved past it;
+    restarting from the last change cannot skip. Repeats are dropped by id by the caller."""
+    after, page = since, 1
+    while True:
+        batch = list(itertools.islice(woo.orders.iter(statuses=statuses, modified_after=after, page=page,
+                                                      per_page=PAGE), PAGE))
+        yield from batch
+        if len(batch) < PAGE:
+            return
+        last = batch[-1].date_modified_gmt
+        next_after = last - timedelta(seconds=1) if last is not None else None
+        if next_after is not None and (after is None or next_after > after):
+            after, page = next_after, 1
+        else:
+            page += 1          # more than a page changed within one second: page through that second
 
 
 # --- planning ------------------------------------------------------------------------------------
