@@ -22,27 +22,32 @@ Storage: stdlib `sqlite3`, WAL journal (readers never block the one writer), wri
 `MIGRATIONS` (script *i* brings the file to version *i + 1*); opening an older file migrates it,
 a newer one is refused. Timestamps are aware UTC datetimes in Python, ISO 8601 strings in SQL.
 One connection per State, shared by threads under an RLock.
+
+This module is the public face: `State`, its records and constants. The machinery behind it lives
+in private modules that only this one imports: `_state_schema` (the migrations, opening the file,
+write transactions), `_state_lock` (the flock and `LockHolder`) and `_state_rows` (records to rows
+and back, the run log's JSON). Names are re-exported here, so `katana_woo_sdk.state` stays the one
+import path.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import enum
-import fcntl
-import json
 import logging
 import os
-import socket
 import sqlite3
 import sys
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path, PurePath
+from pathlib import Path
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from ._state_lock import LockHolder, StateLock
+from ._state_rows import _cell, _choice, _cols, _dumps, _iso, _record, _utc
+from ._state_schema import MIGRATIONS, SCHEMA_VERSION, open_database, transaction
 from .errors import StateError, StateLockedError
 
 __all__ = [
@@ -51,54 +56,14 @@ __all__ = [
     "LEDGER_STATUSES", "CONDITION_STATUSES", "ACTION_OUTCOMES",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # the private _state_* modules log here too
 _R = TypeVar("_R")
+# State.lock() raises it, and it was importable from here before the lock moved to `_state_lock`.
+_REEXPORTED = (StateLockedError,)
 
 LEDGER_STATUSES = ("imported", "held", "skipped")
 CONDITION_STATUSES = ("True", "False", "Unknown")
 ACTION_OUTCOMES = ("applied", "skipped", "failed", "held", "planned")
-
-# Append only: a released script is never edited; a change is a new script.
-MIGRATIONS: tuple[str, ...] = (
-    # v1: the tables. Column names are the record field names (see `_record`).
-    """
-    CREATE TABLE mapping_history (id INTEGER PRIMARY KEY, store TEXT NOT NULL,
-        location_id INTEGER NOT NULL, location_name TEXT NOT NULL, valid_from TEXT NOT NULL,
-        valid_to TEXT, config_hash TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '');
-    -- at most one open (current) period per store
-    CREATE UNIQUE INDEX mapping_history_open ON mapping_history(store) WHERE valid_to IS NULL;
-    CREATE TABLE order_ledger (store TEXT NOT NULL, woo_order_id INTEGER NOT NULL, woo_number TEXT,
-        status TEXT NOT NULL CHECK (status IN ('imported', 'held', 'skipped')),
-        sales_order_id INTEGER, order_no TEXT, location_id INTEGER, reason TEXT, lines_qty TEXT,
-        first_seen TEXT NOT NULL, updated_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (store, woo_order_id));
-    CREATE TABLE pushed_stock (store TEXT NOT NULL, sku TEXT NOT NULL, quantity INTEGER NOT NULL,
-        pushed_at TEXT NOT NULL, PRIMARY KEY (store, sku));
-    CREATE TABLE initial_imports (store TEXT NOT NULL, location_id INTEGER NOT NULL,
-        adjustment_number TEXT NOT NULL, adjustment_id INTEGER, at TEXT NOT NULL,
-        PRIMARY KEY (store, location_id));
-    CREATE TABLE cursors (store TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
-        updated_at TEXT NOT NULL, PRIMARY KEY (store, name));
-    CREATE TABLE conditions (store TEXT NOT NULL, type TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('True', 'False', 'Unknown')), reason TEXT NOT NULL,
-        message TEXT NOT NULL, last_transition TEXT NOT NULL, observed_config_hash TEXT NOT NULL,
-        updated_at TEXT NOT NULL, PRIMARY KEY (store, type));
-    CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL,
-        config_hash TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, summary TEXT);
-    CREATE TABLE actions (id INTEGER PRIMARY KEY,
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, store TEXT NOT NULL,
-        kind TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT,
-        outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'skipped', 'failed', 'held', 'planned')),
-        message TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
-    """,
-    # v2: indexes for the reads that are not primary-key lookups.
-    """
-    CREATE INDEX order_ledger_status ON order_ledger(store, status);
-    CREATE INDEX initial_imports_location ON initial_imports(location_id);
-    CREATE INDEX actions_run ON actions(run_id);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -195,97 +160,6 @@ class ActionRecord:
     at: datetime
 
 
-@dataclasses.dataclass(frozen=True)
-class LockHolder:
-    """Who holds (or held) the state lock."""
-    pid: int
-    host: str
-    started_at: datetime | None
-    command: str
-
-    def describe(self) -> str:
-        since = f" since {self.started_at.isoformat(timespec='seconds')}" if self.started_at else ""
-        return f"pid {self.pid} on {self.host} ({self.command or 'unknown command'}){since}"
-
-
-# --- conversions ---------------------------------------------------------------------------------
-
-_TIMESTAMPS = {"valid_from", "valid_to", "first_seen", "updated_at", "pushed_at", "at", "last_transition",
-               "started_at", "finished_at"}
-_JSON_COLUMNS = {"before", "after", "summary"}
-
-
-def _utc(dt: datetime) -> datetime:
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"naive datetime {dt!r}: the state stores aware UTC datetimes only")
-    return dt.astimezone(timezone.utc)
-
-
-def _iso(dt: datetime) -> str:
-    # Fixed width (always microseconds), so that ISO strings sort like the instants they name.
-    return _utc(dt).isoformat(timespec="microseconds")
-
-
-def _jsonable(obj: Any) -> Any:
-    """`json.dumps(default=...)`: Decimal keeps its exact digits as a string; datetimes become ISO."""
-    if isinstance(obj, Decimal):
-        return str(obj)
-    if isinstance(obj, datetime):
-        return _iso(obj) if obj.tzinfo else obj.isoformat()
-    if isinstance(obj, date):
-        return obj.isoformat()
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, PurePath):
-        return str(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=repr)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        # Only repr-visible fields: secrets and bulky raw payloads are repr=False by convention.
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.repr}
-    raise TypeError(f"cannot store {type(obj).__name__} in the run log; pass JSON-serialisable data")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_jsonable, sort_keys=True, ensure_ascii=False)
-
-
-def _cell(name: str, value: Any) -> Any:
-    """A record field as stored: datetimes as ISO text, data as JSON text."""
-    if value is None:
-        return None
-    if name in _TIMESTAMPS:
-        return _iso(value)
-    if name in _JSON_COLUMNS:
-        return _dumps(value)
-    if name == "lines_qty":
-        return json.dumps({str(sku): str(qty) for sku, qty in value.items()}, sort_keys=True)
-    return value
-
-
-def _record(cls: type[_R], row: tuple) -> _R:
-    """A record from a row of `_cols(cls)`; the inverse of `_cell`."""
-    values = {}
-    for field, value in zip(dataclasses.fields(cls), row, strict=True):
-        if value is not None and field.name in _TIMESTAMPS:
-            value = datetime.fromisoformat(value)
-        elif value is not None and field.name in _JSON_COLUMNS:
-            value = json.loads(value)
-        elif value is not None and field.name == "lines_qty":
-            value = {sku: Decimal(qty) for sku, qty in json.loads(value).items()}
-        values[field.name] = value
-    return cls(**values)
-
-
-def _cols(cls: type) -> str:
-    return ", ".join(f.name for f in dataclasses.fields(cls))
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
-
 
 # --- the state -----------------------------------------------------------------------------------
 
@@ -302,37 +176,13 @@ class State:
         self._path: Path | None = None if str(path) == ":memory:" else Path(path)
         self._clock, self._sleep = clock, sleep
         self._mutex = threading.RLock()  # one connection, shared by the runner's threads
-        self._memory_lock = threading.Lock()  # what lock() takes for an in-memory state
-        self._memory_holder: LockHolder | None = None
         self._schema_version = 0
-        if self._path is not None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # autocommit mode: `_tx` opens every transaction explicitly
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                self._name, isolation_level=None, check_same_thread=False, timeout=30.0)
-        except sqlite3.Error as exc:
-            raise StateError(f"state {self._name}: cannot open: {exc}") from exc
-        try:
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            if self._path is not None:
-                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    log.warning("state %s: journal mode is %s, not WAL", self._name, mode)
-                # NORMAL is durable enough in WAL: a power cut may lose the last commits, which
-                # (module docstring) costs speed, not correctness.
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._schema_version = self._migrate()
-        except BaseException as exc:
-            self.close()
-            cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
-            # Only for a file that is not (or no longer) a database: "locked" or "disk I/O error"
-            # are not fixed by deleting it.
-            if getattr(cause, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-                raise StateError(f"state {self._name} is not a usable SQLite database ({cause}); delete "
-                                 f"it to start afresh (that costs speed, never correctness)") from exc
-            if isinstance(exc, sqlite3.Error):
-                raise StateError(f"state {self._name}: cannot open: {exc}") from exc
-            raise
+        self._conn: sqlite3.Connection | None = None
+        self._lock_impl = StateLock(self.lock_path, self._name, sleep=sleep)
+        # MIGRATIONS and SCHEMA_VERSION are read here, at call time, so that patching them on this
+        # module (as the tests do to rehearse a failing migration) reaches the migration.
+        self._conn, self._schema_version = open_database(
+            self._path, self._name, self._now, migrations=MIGRATIONS, version=SCHEMA_VERSION)
 
     @classmethod
     def in_memory(cls, **kwargs: Any) -> State:
@@ -385,18 +235,8 @@ class State:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction. IMMEDIATE takes the write lock first, so reads inside it stay true."""
-        with self._mutex:
-            conn = self._live()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StateError(f"state {self._name}: {exc}") from exc
-                raise
+        with self._mutex, transaction(self._live(), self._name) as conn:
+            yield conn
 
     def _query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._mutex:
@@ -416,23 +256,6 @@ class State:
         conn.execute(f"{verb} INTO {table} ({', '.join(cells)}) VALUES ({', '.join('?' * len(cells))})",
                      tuple(cells.values()))
 
-    def _migrate(self) -> int:
-        with self._tx() as conn:  # IMMEDIATE: two processes opening an old file migrate it once
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version "
-                         "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-            if current > SCHEMA_VERSION:
-                raise StateError(
-                    f"state {self._name} has schema version {current}, but this katana-woo knows versions "
-                    f"up to {SCHEMA_VERSION} only: a newer katana-woo wrote it. Upgrade katana-woo, or "
-                    f"use another state file")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _statements(MIGRATIONS[version - 1]):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, _iso(self._now())))
-                log.info("state %s: migrated to schema version %d", self._name, version)
-        return SCHEMA_VERSION
-
     # -- lock -------------------------------------------------------------------------------------
 
     def lock(self, *, timeout: float = 0.0, owner: str = "",
@@ -444,53 +267,8 @@ class State:
         holder (also on its `.holder`). Not re-entrant. `owner` is the command *without* arguments
         (default: the program name), as the lock file is world-readable.
         """
-        return self._lock(timeout, owner or Path(sys.argv[0] or "python").name, poll_interval)
-
-    @contextlib.contextmanager
-    def _lock(self, timeout: float, owner: str, poll_interval: float) -> Iterator[LockHolder]:
-        me = LockHolder(os.getpid(), socket.gethostname(), self._now(), owner)
-        deadline = time.monotonic() + max(timeout, 0.0)
-        if self.lock_path is None:
-            while not self._memory_lock.acquire(blocking=False):
-                self._wait_or_raise(deadline, poll_interval, self._memory_holder)
-            self._memory_holder = me
-            try:
-                yield me
-            finally:
-                self._memory_holder = None
-                self._memory_lock.release()
-            return
-        # No O_TRUNC: truncating before we hold the lock would erase the holder's info.
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    self._wait_or_raise(deadline, poll_interval, _read_holder(fd))
-            try:
-                info = {"pid": me.pid, "host": me.host, "started_at": _iso(me.started_at), "command": owner}
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-                log.debug("state %s: locked by %s", self._name, me.describe())
-                yield me
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-    def _wait_or_raise(self, deadline: float, poll_interval: float, holder: LockHolder | None) -> None:
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            self._sleep(min(poll_interval, remaining))
-            return
-        by = f"by {holder.describe()}" if holder else "by another runner (holder not yet known)"
-        err = StateLockedError(f"state {self._name} is locked {by}; wait for it to finish, or retry "
-                               f"with a longer timeout")
-        err.holder = holder  # type: ignore[attr-defined]
-        raise err
+        return self._lock_impl.hold(timeout, owner or Path(sys.argv[0] or "python").name, poll_interval,
+                                    self._now)
 
     # -- mapping history --------------------------------------------------------------------------
 
@@ -673,25 +451,3 @@ class State:
         """A run's actions in the order they were logged."""
         return self._select(ActionRecord, "actions", "WHERE run_id = ? ORDER BY id", (run_id,))
 
-
-def _statements(script: str) -> Iterator[str]:
-    """A migration's statements, one by one: executescript() would COMMIT the migration half-way."""
-    buffer = ""
-    for part in script.split(";"):
-        buffer += part + ";"
-        # complete_statement() knows quotes and comments, so a ";" inside them does not split.
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \n\t;"):
-                yield buffer
-            buffer = ""
-
-
-def _read_holder(fd: int) -> LockHolder | None:
-    """The holder's info from the lock file; None until the holder has written it."""
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode() or "null")
-        started = info.get("started_at")
-        return LockHolder(int(info["pid"]), str(info["host"]),
-                          datetime.fromisoformat(started) if started else None, str(info.get("command", "")))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None
