@@ -39,7 +39,7 @@ from _shared import SHARED
 CASSETTES = Path(__file__).resolve().parent / "cassettes" / "woocommerce-10.0.2"
 HTTPS_STORE, HTTP_STORE = "https://woo.example.test", "http://woo.example.test"
 # Fake but realistic credentials: every test checks they never reach a log line or an error.
-CK, CS = "ck_5e0c4a1f0d9b8e7a6c5d4e3f2a1b0c9d8e7f6a5b", "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
+CK, CS = "ck_cassette_replay_key_not_a_real_one_xy", "cs_cassette_replay_secret_not_a_real_one"
 SECRET_PARAMS = ("consumer_key", "consumer_secret", "oauth_consumer_key", "oauth_nonce", "oauth_signature",
                  "oauth_signature_method", "oauth_timestamp", "oauth_version")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

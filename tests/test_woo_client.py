@@ -29,7 +29,7 @@ from katana_woo_sdk.models import StockWrite
 from katana_woo_sdk.woo import WooClient
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes" / "woocommerce-10.0.2"
-CK, CS = "ck_1111aaaa2222bbbb3333cccc4444dddd5555eeee", "cs_9999ffff8888eeee7777dddd6666cccc5555bbbb"
+CK, CS = "ck_unit_test_key_not_a_real_one_zzzzzzzz", "cs_unit_test_secret_not_a_real_one_zzzzz"
 STORE = "https://shop.example.com"
 
 
