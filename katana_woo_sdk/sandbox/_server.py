@@ -310,6 +310,30 @@ class EmulatorServer:
         self.admin_route("DELETE", "/faults", delete_faults)
 
 
+class Emulator:
+    """Lifecycle shared by the emulators, which keep their `EmulatorServer` in `server`."""
+
+    server: EmulatorServer
+
+    def start(self):
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The server root: the emulated API below it, admin routes under `/__sandbox__/`."""
+        return self.server.base_url
+
+
 def _template(pattern: str) -> str:
     """'/sales_orders/(?P<id>\\d+)' -> '/sales_orders/{id}' for call counting."""
     return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern)

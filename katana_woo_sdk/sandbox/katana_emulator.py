@@ -46,7 +46,7 @@ from ._katana_data import KatanaData
 from ._katana_model import KatanaApiError, Location, dec
 from ._katana_http import KatanaApi
 from ._katana_ratelimit import RateLimiter
-from ._server import EmulatorServer, Request, Response
+from ._server import Emulator, EmulatorServer, Request, Response
 
 __all__ = ["KatanaEmulator"]
 
@@ -60,7 +60,7 @@ class _KatanaServer(EmulatorServer):
         return self._api.unrouted(request)
 
 
-class KatanaEmulator:
+class KatanaEmulator(Emulator):
     """Katana's API on `http://127.0.0.1:<port>/v1`, with admin helpers. Thread-safe."""
 
     def __init__(self, *, api_key: str | None = None, rate: int | None = 60, period: float = 60.0,
@@ -83,26 +83,6 @@ class KatanaEmulator:
         for method, pattern, name, handler in self.api.routes():
             self.server.route(method, pattern, handler, name=name)
         self._install_admin_routes()
-
-    # --- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> "KatanaEmulator":
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> "KatanaEmulator":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The server root (admin routes live under `url + "/__sandbox__/katana"`)."""
-        return self.server.base_url
 
     @property
     def base_url(self) -> str:

@@ -41,7 +41,7 @@ import logging
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from ._server import EmulatorServer, Request, Response
+from ._server import Emulator, EmulatorServer, Request, Response
 from ._woo_auth import Authenticator
 from ._woo_catalog import Catalog
 from ._woo_http import API_PREFIX, WooHttp
@@ -70,7 +70,7 @@ class _WooServer(EmulatorServer):
         return self._fallback(request)
 
 
-class WooEmulator:
+class WooEmulator(Emulator):
     def __init__(self, name: str, *, consumer_key: str, consumer_secret: str, first_id: int = 17,
                  clock: Callable[[], Any] | None = None, timezone_offset_hours: float = 0,
                  https_mode: bool = False, key_permissions: str = "read_write"):
@@ -96,27 +96,6 @@ class WooEmulator:
 
     def __repr__(self) -> str:   # never the secret
         return f"WooEmulator({self.name!r}, url={self._base()!r})"
-
-    # --- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> "WooEmulator":
-        self.server.start()
-        log.debug("woo emulator %s listening on %s", self.name, self.url)
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> "WooEmulator":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The store's base URL; the API is at url + "/wp-json/wc/v3"."""
-        return self.server.base_url
 
     @property
     def api_url(self) -> str:
