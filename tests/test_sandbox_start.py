@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import threading
+import socket
 import time
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -25,21 +26,18 @@ def _servers(box):
     return [box.katana.server] + [store.server for store in box.stores.values()]
 
 
-def test_start_and_stop_of_katana_and_three_stores_is_fast():
-    t0 = time.perf_counter()
+def test_start_serves_every_emulator_and_stop_closes_every_port():
+    # How fast this is (the aim: well under a second for Katana + 3 stores) is measured by
+    # bench/bench_sandbox.py, not asserted here.
     box = sandbox.start(None, stores=STORES)
-    started = time.perf_counter() - t0
+    ports = [server.port for server in _servers(box)]
+    assert len(set(ports)) == 4 and all(ports)
+    for port in ports:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
     box.stop()
-    total = time.perf_counter() - t0
-    print(f"\nsandbox.start(None, 3 stores): up in {started:.3f}s, up and down in {total:.3f}s")
-    assert total < 2.0   # the aim is < 1 s; generous for slow CI machines
-
-    t0 = time.perf_counter()
-    with sandbox.start() as box:   # the demo dataset on top
-        loaded = time.perf_counter() - t0
-    total = time.perf_counter() - t0
-    print(f"sandbox.start('demo'): loaded in {loaded:.3f}s, up and down in {total:.3f}s")
-    assert total < 3.0
+    for port in ports:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 def test_everything_listens_on_loopback_only():
