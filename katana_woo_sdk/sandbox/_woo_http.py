@@ -129,6 +129,15 @@ def date_bound(ctx: StoreContext, args: dict[str, Any], name: str) -> datetime |
     return moment.replace(tzinfo=None)
 
 
+def matches(ctx: StoreContext, args: dict[str, Any], checks, created: datetime, modified: datetime) -> bool:
+    """A collection filter: every argument given passes its check, and the item is in the date window."""
+    for name, check in checks:
+        value = args.get(name)
+        if value not in (None, "", []) and not check(value):
+            return False
+    return in_dates(ctx, args, created, modified)
+
+
 def in_dates(ctx: StoreContext, args: dict[str, Any], created: datetime, modified: datetime) -> bool:
     """WP date_query / HPOS: strictly after, strictly before."""
     for name, moment, after in (("after", created, True), ("before", created, False),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._woo_catalog import Catalog
-from ._woo_http import Call, in_dates, paginate, sort_items
+from ._woo_http import Call, matches, paginate, sort_items
 from ._woo_json import note_json, order_json
 from ._woo_model import Order, StoreContext, WooError, php_int
 from ._woo_orders import OrderBook
@@ -81,11 +81,7 @@ class OrderHandlers:
             ("search", lambda v: v.lower() in " ".join([*order.billing.values(), *order.shipping.values(),
                                                         *(li.name for li in lines)]).lower()),
         ]
-        for name, check in checks:
-            value = args.get(name)
-            if value not in (None, "", []) and not check(value):
-                return False
-        return in_dates(self.ctx, args, order.created, order.modified)
+        return matches(self.ctx, args, checks, order.created, order.modified)
 
     def get(self, call: Call) -> tuple[int, Any]:
         args = validate(call.params, ITEM_QUERY)

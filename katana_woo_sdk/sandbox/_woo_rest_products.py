@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._woo_catalog import Catalog
-from ._woo_http import Call, in_dates, paginate, sort_items
+from ._woo_http import Call, matches, paginate, sort_items
 from ._woo_json import product_json, variation_json
 from ._woo_model import Product, StoreContext, WooError, dec
 from ._woo_params import (BATCH_BODY, ITEM_QUERY, PRODUCT_BODY, PRODUCT_DEFAULTS, PRODUCT_QUERY, VARIATION_BODY,
@@ -110,11 +110,7 @@ class ProductHandlers:
             ("min_price", lambda v: cat.price(product) != "" and dec(cat.price(product)) >= dec(v)),
             ("max_price", lambda v: cat.price(product) != "" and dec(cat.price(product)) <= dec(v)),
         ]
-        for name, check in checks:
-            value = args.get(name)
-            if value not in (None, "", []) and not check(value):
-                return False
-        return in_dates(self.ctx, args, product.created, product.modified)
+        return matches(self.ctx, args, checks, product.created, product.modified)
 
     def get(self, call: Call) -> tuple[int, Any]:
         args = validate(call.params, ITEM_QUERY)
