@@ -280,7 +280,7 @@ class Runner:
             for w in work:
                 saved = _saved_store(plan, w.store.name)
                 reports[w.store.name] = self._apply_store(ctx, run_id, w, saved)
-            self._apply_stock_all(ctx, run_id, work, plan, reports, confirm_shared_import)
+            self._apply_stock_all(ctx, run_id, work, plan, reports)
             for w in work:
                 record_conditions(self.state, self.config, w.store, reports[w.store.name])
             report = Report(started, now_utc(), self.config.config_hash,
@@ -383,7 +383,7 @@ class Runner:
         return tuple(w.plan.holds) + failed
 
     def _apply_stock_all(self, ctx: RunContext, run_id: int, work: list[_StoreWork], plan: Plan | None,
-                         reports: dict[str, StoreReport], confirm: bool) -> None:
+                         reports: dict[str, StoreReport]) -> None:
         """Stock after every store's orders: re-read each touched location, re-plan the pushes
         (held and failed imports still lower the figure), then write."""
         live = [w for w in work if reports[w.store.name].status not in ("disabled", "blocked")

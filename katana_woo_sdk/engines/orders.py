@@ -353,7 +353,7 @@ def _create_once(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) ->
             if attempt == 2:
                 raise
             log.warning("create of %s failed (%s) and Katana does not have it; trying once more", draft.order_no, exc)
-        except RejectedError as exc:
+        except RejectedError:
             # A sales order with this number may exist already (Katana says order_no is unique).
             found = _lookup(ctx, store, draft)
             if found is not None:
