@@ -102,7 +102,10 @@ _CREDENTIAL_LOGGERS = ("oauthlib", "oauthlib.oauth1", "oauthlib.oauth1.rfc5849",
                        "requests_oauthlib", "requests_oauthlib.oauth1_auth", "urllib3.connectionpool")
 _PAIR_RE = re.compile(r"""(?P<q>['"])(?P<name>(?:oauth_\w+|consumer_key|consumer_secret))(?P=q)(?P<sep>\s*[,:]\s*)"""
                       r"""(?P<vq>['"])[^'"]*(?P=vq)""")
-_ASSIGN_RE = re.compile(r"(?P<name>\boauth_[a-z_]+|\bconsumer_key|\bconsumer_secret)(?P<eq>=|%3D|%253D)"
+# The name starts a word, or follows a URL-encoded "&" (an OAuth base string reads
+# "..._fields%3Dhome%26oauth_consumer_key%3D...", where no word boundary precedes the name).
+_ASSIGN_RE = re.compile(r"(?:(?<=%26)|(?<=%2526)|(?<![A-Za-z0-9_]))"
+                        r"(?P<name>oauth_[a-z_]+|consumer_key|consumer_secret)(?P<eq>=|%3D|%253D)"
                         r"(?P<v>.*?)(?=&|%26|%2526|[\s'\"<>,)\]]|$)", re.IGNORECASE)
 _KEYWORD_RE = re.compile(r"\b(?P<name>client_key|client_secret|resource_owner_key|resource_owner_secret)=(?P<v>[^,\s>]+)")
 

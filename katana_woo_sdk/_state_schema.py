@@ -63,6 +63,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX initial_imports_location ON initial_imports(location_id);
     CREATE INDEX actions_run ON actions(run_id);
     """,
+    # v3: saved plans that were applied (a plan is a contract, applied once).
+    """
+    CREATE TABLE applied_plans (plan_id TEXT PRIMARY KEY, config_hash TEXT NOT NULL, applied_at TEXT NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,7 +25,9 @@ MATCHING_NOTES = ("katana_only_skus", "katana_only_count", "store_only_skus", "s
                   "unmanaged_skus", "parent_managed_skus")
 
 
-def record_conditions(state: State, config: Config, store: StoreConfig, rep: StoreReport) -> None:
+def record_conditions(state: State, config: Config, store: StoreConfig, rep: StoreReport, *,
+                      stock_issue: str | None = None) -> None:
+    """`stock_issue`: why the store's figures could not be computed this run (no push), if so."""
     name, h = store.name, config.store_hash(store.name)
     kind = rep.mapping.kind
     if kind == DISABLED:
@@ -70,8 +72,10 @@ def record_conditions(state: State, config: Config, store: StoreConfig, rep: Sto
         set_("StockSynced", "False", "Error", rep.error)
     elif any(r.outcome == FAILED for r in push):
         set_("StockSynced", "False", "NotApplied", "; ".join(r.message for r in push))
+    elif stock_issue:
+        set_("StockSynced", "False", "NotPushed", stock_issue)
     else:
-        pushed = sum((r.result or {}).get("pushed", 0) for r in push)
+        pushed = sum(len(getattr(r.result, "pushed", ())) for r in push)
         set_("StockSynced", "True", "UpToDate", f"{pushed} levels pushed this run")
 
 

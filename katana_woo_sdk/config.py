@@ -34,7 +34,7 @@ from ._config_yaml import format_path, parse
 from .errors import ConfigError, ConfigIssue
 
 __all__ = [
-    "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig",
+    "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig", "PlansConfig",
     "Config", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
     "dump_effective", "config_schema", "ConfigError", "ConfigIssue",
 ]
@@ -180,6 +180,14 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class PlansConfig:
+    """How saved plans are honoured (see `contract`): refused once older than `max_age_minutes`
+    (None: any age)."""
+
+    max_age_minutes: float | None = 1440.0
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded, valid configuration. `config_hash` covers every non-secret effective setting."""
 
@@ -189,6 +197,7 @@ class Config:
     state: StateConfig
     source: Path | None = None
     config_hash: str = ""
+    plans: PlansConfig = field(default_factory=PlansConfig)
 
     def store(self, name: str) -> StoreConfig:
         """The store called `name` (KeyError listing the known names otherwise)."""
@@ -220,7 +229,7 @@ class Config:
 
 # --- loading ------------------------------------------------------------------------------------
 
-def load_config(path: str | os.PathLike, *, env: Mapping[str, str] = os.environ,
+def load_config(path: str | os.PathLike, *, env: Mapping[str, str] | None = None,
                 require_env: bool = True) -> Config:
     """Load and validate a config file; raise `ConfigError` listing every problem.
 
@@ -229,31 +238,37 @@ def load_config(path: str | os.PathLike, *, env: Mapping[str, str] = os.environ,
     secrets are None and a URL whose ``${VAR}`` is unset stays unexpanded. Such a Config is for
     inspection, not for running.
     """
-    config, issues = _load_path(path, env, require_env)
+    config, issues = _load_path(path, _env(env), require_env)
     if issues:
         raise ConfigError(issues)
     return config
 
 
 def load_config_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike | None = None,
-                     env: Mapping[str, str] = os.environ, require_env: bool = True) -> Config:
+                     env: Mapping[str, str] | None = None, require_env: bool = True) -> Config:
     """Like `load_config` for YAML text; relative paths in it are relative to `base_dir` (default: cwd)."""
-    config, issues = _analyse(text, filename, Path(base_dir or ".").resolve(), env, require_env, None)
+    config, issues = _analyse(text, filename, Path(base_dir or ".").resolve(), _env(env), require_env, None)
     if issues:
         raise ConfigError(issues)
     return config
 
 
-def validate_file(path: str | os.PathLike, env: Mapping[str, str] = os.environ, *,
+def validate_file(path: str | os.PathLike, env: Mapping[str, str] | None = None, *,
                   require_env: bool = True) -> list[ConfigIssue]:
     """Every problem of a config file (an empty list when it is valid); never raises ConfigError."""
-    return _load_path(path, env, require_env)[1]
+    return _load_path(path, _env(env), require_env)[1]
 
 
 def validate_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike | None = None,
-                  env: Mapping[str, str] = os.environ, require_env: bool = True) -> list[ConfigIssue]:
+                  env: Mapping[str, str] | None = None, require_env: bool = True) -> list[ConfigIssue]:
     """Every problem of YAML config text; never raises ConfigError."""
-    return _analyse(text, filename, Path(base_dir or ".").resolve(), env, require_env, None)[1]
+    return _analyse(text, filename, Path(base_dir or ".").resolve(), _env(env), require_env, None)[1]
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The environment to read: the given mapping, else the process's at call time (never a default
+    argument: `help()` would print every variable of the environment, secrets included)."""
+    return os.environ if env is None else env
 
 
 def format_issues(issues: Sequence[ConfigIssue]) -> str:
@@ -367,8 +382,10 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
         path=Path(os.path.abspath(base_dir / state_path)),
         lock_timeout_seconds=float(state.get("lock_timeout_seconds", 0)),
     )
+    plans = data.get("plans") or {}
+    age = plans.get("max_age_minutes", _config_schema.default("plans", "max_age_minutes"))
     config = Config(version=data["version"], katana=katana_config, stores=tuple(stores), state=state_config,
-                    source=source)
+                    source=source, plans=PlansConfig(None if age is None else float(age)))
     return replace(config, config_hash=_sha256(_settings(config)))
 
 
@@ -408,7 +425,7 @@ def _settings(config: Config) -> dict:
     return {"version": config.version,
             "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
             "stores": [_store_settings(store) for store in config.stores],
-            "state": _jsonable(config.state)}
+            "state": _jsonable(config.state), "plans": _jsonable(config.plans)}
 
 
 def dump_effective(config: Config) -> dict:

@@ -17,7 +17,8 @@ the config loader raises `ConfigError`, the runner raises `ReconcileError`s::
      │    └── StateLockedError        another runner holds the state lock
      └── ReconcileError               the runner cannot reconcile a store
           ├── MappingError            its location is unknown, ambiguous, deleted or not for sales
-          └── StaleActionError        a saved plan's precondition no longer holds
+          ├── StaleActionError        a saved plan's precondition no longer holds
+          └── SavedPlanError          a saved plan may not be applied (config changed, applied, too old)
 
 Every error's message is safe to log: URLs are sanitised by `_http` before they reach an error,
 and no error carries a credential.
@@ -31,7 +32,7 @@ from typing import Any, Mapping, Sequence
 __all__ = [
     "KatanaWooError", "ConfigIssue", "ConfigError", "TransportError", "ApiError", "AuthError",
     "NotFoundError", "RejectedError", "RateLimitedError", "ServerError", "UnexpectedResponseError",
-    "StateError", "StateLockedError", "ReconcileError", "MappingError", "StaleActionError",
+    "StateError", "StateLockedError", "ReconcileError", "MappingError", "StaleActionError", "SavedPlanError",
 ]
 
 BODY_EXCERPT = 500  # characters of a response body kept on an ApiError
@@ -196,6 +197,15 @@ class MappingError(ReconcileError):
 
 class StaleActionError(ReconcileError):
     """An action from a saved plan no longer matches what the systems hold; it must be re-planned."""
+
+
+class SavedPlanError(ReconcileError):
+    """A saved plan may not be applied at all; `reason` is one of "other_config", "config_changed",
+    "already_applied", "too_old" (see `contract`)."""
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -252,6 +252,18 @@ class StockAdjustments(_Namespace):
         matches.sort(key=lambda sa: (sa.deleted_at is not None, sa.id))
         return matches[0] if matches else None
 
+    def find_all(self, number: str) -> list[StockAdjustment]:
+        """Every live adjustment with exactly this number, oldest first (two mean two runners both
+        created it: see `engines.initial_import`)."""
+        found = (StockAdjustment.from_api(p) for p in
+                 self._http.iter_katana("/stock_adjustments", {"stock_adjustment_number": str(number)}))
+        return sorted((a for a in found if a.stock_adjustment_number == str(number) and a.deleted_at is None),
+                      key=lambda a: a.id)
+
+    def delete(self, adjustment_id: int) -> None:
+        """Delete an adjustment (Katana reverses its stock effect; unverified live, see the fact sheet)."""
+        self._http.request("DELETE", f"/stock_adjustments/{int(adjustment_id)}")
+
 
 def _adjustment_row(row: Any) -> tuple[int, Decimal, Any]:
     if isinstance(row, (tuple, list)):
@@ -281,9 +293,12 @@ class SalesOrders(_Namespace):
 
     def list(self, *, ecommerce_store_name: str | None = None, ecommerce_order_id: str | int | None = None,
              order_no: str | None = None, location_id: int | None = None, include_deleted: bool = False,
-             ids: Iterable[int] | None = None) -> list[SalesOrder]:
-        """Sales orders matching ALL given filters; each is sent to Katana and applied again here."""
+             ids: Iterable[int] | None = None, created_after: datetime | None = None) -> list[SalesOrder]:
+        """Sales orders matching ALL given filters; each is sent to Katana and applied again here.
+        `created_after` is sent as Katana's `created_at_min` date-range filter."""
         params: dict[str, Any] = {}
+        if created_after is not None:
+            params["created_at_min"] = _iso(created_after)
         if ecommerce_store_name is not None:
             params["ecommerce_store_name"] = ecommerce_store_name
         if ecommerce_order_id is not None:
@@ -308,7 +323,8 @@ class SalesOrders(_Namespace):
                     and (order_no is None or so.order_no == order_no)
                     and (location_id is None or so.location_id == int(location_id))
                     and (include_deleted or so.deleted_at is None)
-                    and (id_set is None or so.id in id_set))
+                    and (id_set is None or so.id in id_set)
+                    and (created_after is None or so.created_at is None or so.created_at >= created_after))
 
         return [so for so in (SalesOrder.from_api(p) for p in self._http.iter_katana("/sales_orders", params))
                 if keep(so)]
@@ -349,6 +365,14 @@ class SalesOrders(_Namespace):
                     row = self._rows.update(row.id, location_id=location_id)
             final_rows.append(row)
         return dataclasses.replace(updated, rows=tuple(final_rows))
+
+    def set_customer(self, order: SalesOrder, customer_id: int) -> SalesOrder:
+        """Point an open SO at another customer (Katana allows it while NOT_SHIPPED or PENDING);
+        `additional_info` is echoed, since Katana's PATCH may wipe it when omitted."""
+        if not order.is_open:
+            raise SalesOrderNotOpenError(order)
+        body = {"customer_id": int(customer_id), "additional_info": order.raw.get("additional_info")}
+        return SalesOrder.from_api(self._http.request("PATCH", f"/sales_orders/{order.id}", json=body).data)
 
     def delete(self, sales_order_id: int) -> None:
         self._http.request("DELETE", f"/sales_orders/{int(sales_order_id)}")
@@ -418,6 +442,15 @@ class Customers(_Namespace):
             return None
         return self._first({"reference_id": reference_id}, lambda c: c.reference_id == reference_id)
 
+    def created_since(self, since: datetime) -> list[Customer]:
+        """Live customers created at or after `since` (Katana's `created_at_min`, re-checked here)."""
+        out = []
+        for payload in self._http.iter_katana("/customers", {"created_at_min": _iso(since)}):
+            created = parse_datetime(payload.get("created_at"))
+            if not _deleted(payload) and (created is None or created >= since):
+                out.append(Customer.from_api(payload))
+        return out
+
     def _first(self, params: dict[str, Any], keep: Callable[[Customer], bool]) -> Customer | None:
         matches = [Customer.from_api(p) for p in self._http.iter_katana("/customers", params) if not _deleted(p)]
         matches = sorted((c for c in matches if keep(c)), key=lambda c: c.id)
@@ -425,6 +458,9 @@ class Customers(_Namespace):
 
     def create(self, draft: CustomerDraft) -> Customer:
         return Customer.from_api(self._http.request("POST", "/customers", json=draft.to_api(), creates=True).data)
+
+    def delete(self, customer_id: int) -> None:
+        self._http.request("DELETE", f"/customers/{int(customer_id)}")
 
 
 class TaxRates(_Namespace):

@@ -185,6 +185,10 @@ class SalesOrder:
     raw: Mapping[str, Any] = field(**_raw)
 
     @property
+    def created_at(self) -> datetime | None:
+        return parse_datetime(self.raw.get("created_at"))
+
+    @property
     def is_open(self) -> bool:
         """Ship From can still move: Katana allows location changes only in these statuses."""
         return self.status in OPEN_SO_STATUSES and self.deleted_at is None

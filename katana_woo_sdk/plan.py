@@ -5,21 +5,26 @@ actions after re-checking each one, and returns a `Report`. Both serialise to JS
 `apply plan.json`, `--json`) and are rendered for people by `report` (text, Markdown for a pull
 request comment, HTML for notebooks). Nothing here talks to an API.
 
-An `Action` carries a `fingerprint` of the data it was computed from. Applying a saved plan
-re-plans first; an action whose fingerprint changed is never applied as saved: its fresh version
-is applied instead and reported as `replanned`, and an action that no longer exists is dropped.
+An `Action` carries a typed payload (`actions`) and a `fingerprint` of it. A saved plan is a
+contract, enforced by `contract`: applying it re-plans first, and an action whose fingerprint
+changed is never applied as saved; its fresh version runs only where the change cannot widen what
+was approved (`replanned`), else it is dropped with the reason. Each plan has an id, so a plan is
+applied once.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-PLAN_FORMAT = 1
+from .actions import LocationRef, Payload, payload_from_dict, payload_to_dict
+
+PLAN_FORMAT = 2
 
 # Mapping kinds shown per store.
 NEW, UNCHANGED, REMAP, BLOCKED, INVALID, DISABLED = "new", "unchanged", "remap", "blocked", "invalid", "disabled"
@@ -32,6 +37,8 @@ def fingerprint(*parts: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        return asdict(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -43,15 +50,6 @@ def _json_default(value: Any) -> Any:
 
 def to_jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_json_default))
-
-
-@dataclass(frozen=True)
-class LocationRef:
-    id: int
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.name} (#{self.id})"
 
 
 @dataclass(frozen=True)
@@ -77,13 +75,31 @@ class Action:
     """One change a run will make. `key` is unique within the store."""
 
     store: str
-    kind: str            # "mapping" | "order.import" | "stock.initial_import" | "stock.push"
+    kind: str            # "mapping" | "order.import" | "order.complete" | "stock.initial_import" | "stock.push"
     key: str             # "mapping", "order:27", "initial-import", "stock-push"
     summary: str
-    before: Any = None
+    before: Any = None   # what the change replaces, for people (SKU -> level for stock actions)
     after: Any = None
     fingerprint: str = ""
-    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    payload: Payload | None = field(default=None, compare=False)   # typed: see `actions`
+
+    @property
+    def location_id(self) -> int | None:
+        """The Katana location the action acts at."""
+        return getattr(self.payload, "location_id", None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "payload"}
+        data = to_jsonable(data)
+        data["payload"] = payload_to_dict(self.payload) if self.payload is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Action":
+        known = {f.name for f in fields(cls)} - {"payload"}
+        payload = data.get("payload")
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   payload=payload_from_dict(data["kind"], payload) if payload else None)
 
     def __repr__(self) -> str:
         return f"Action({self.store}: {self.kind} {self.key}: {self.summary})"
@@ -132,6 +148,11 @@ class StorePlan:
     def actions_of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
 
+    def to_dict(self) -> dict[str, Any]:
+        data = to_jsonable({f.name: getattr(self, f.name) for f in fields(self) if f.name != "actions"})
+        data["actions"] = [a.to_dict() for a in self.actions]
+        return data
+
     def __repr__(self) -> str:
         return (f"StorePlan({self.store}: {self.status}, {self.mapping}, {len(self.actions)} actions, "
                 f"{len(self.holds)} held)")
@@ -154,6 +175,8 @@ class Plan:
     config_path: str | None
     stores: tuple[StorePlan, ...]
     calls: Mapping[str, int] = field(default_factory=dict)  # "katana GET /variants" -> n, while planning
+    plan_id: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)   # applied once
+    includes_customer_data: bool = False    # made with include_customer_data=True: keep it private
 
     @property
     def actions(self) -> list[Action]:
@@ -184,7 +207,10 @@ class Plan:
     # --- serialisation (plan --out / apply plan.json) ---------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({"format": PLAN_FORMAT, **asdict(self)})
+        return {"format": PLAN_FORMAT, "plan_id": self.plan_id, "created_at": self.created_at.isoformat(),
+                "config_hash": self.config_hash, "config_path": self.config_path,
+                "includes_customer_data": self.includes_customer_data,
+                "stores": [s.to_dict() for s in self.stores], "calls": dict(self.calls)}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -197,7 +223,8 @@ class Plan:
             raise ValueError(f"unsupported plan format {data.get('format')!r} (expected {PLAN_FORMAT})")
         stores = tuple(_store_plan_from_dict(s) for s in data["stores"])
         return cls(datetime.fromisoformat(data["created_at"]), data["config_hash"], data.get("config_path"),
-                   stores, dict(data.get("calls") or {}))
+                   stores, dict(data.get("calls") or {}), str(data["plan_id"]),
+                   bool(data.get("includes_customer_data")))
 
     @classmethod
     def load(cls, path: str | Path) -> "Plan":
@@ -235,8 +262,7 @@ def _store_plan_from_dict(d: Mapping[str, Any]) -> StorePlan:
     m = d["mapping"]
     mapping = MappingPlan(m["kind"], _loc(m.get("to_location")), _loc(m.get("from_location")),
                           m.get("reason", ""), m.get("message", ""))
-    action_fields = {f.name for f in fields(Action)}
-    actions = tuple(Action(**{k: v for k, v in a.items() if k in action_fields}) for a in d.get("actions", ()))
+    actions = tuple(Action.from_dict(a) for a in d.get("actions", ()))
     holds = tuple(Hold(**h) for h in d.get("holds", ()))
     return StorePlan(d["store"], mapping, actions, holds, tuple(d.get("warnings", ())), dict(d.get("notes") or {}),
                      d.get("error"), d.get("config_hash", ""))
@@ -252,7 +278,7 @@ class ActionResult:
     action: Action
     outcome: str          # applied | skipped | failed | replanned | dropped
     message: str = ""
-    result: Any = None    # JSON-able: ids created, items written, per-item failures
+    result: Any = None    # the engine's typed result: ImportResult, InitialImportResult, PushResult, ...
 
     def __repr__(self) -> str:
         return f"ActionResult({self.action.store}: {self.action.key} {self.outcome}: {self.message})"
@@ -294,6 +320,8 @@ class Report:
     config_hash: str
     stores: tuple[StoreReport, ...]
     calls: Mapping[str, int] = field(default_factory=dict)  # "katana POST /sales_orders" -> n, whole run
+    plan_id: str | None = None        # the saved plan applied, if any
+    messages: tuple[str, ...] = ()    # about the run as a whole (e.g. --replan)
 
     @property
     def has_failures(self) -> bool:

@@ -19,10 +19,10 @@ read only for the stock figures below, never dumped, so nothing a payload may ca
 
 Conventions read from the data (the runner writes them):
 
-* stock actions (`stock.push`, `stock.initial_import`) compare `before`/`after` mappings
-  SKU -> quantity, or list their items in ``payload["rows"]`` (or ``"items"``/``"changes"``), each
-  a mapping with ``sku`` and ``from``/``to`` (or ``before``/``after``). Each differing item counts as
-  one "stock change".
+* stock actions (`stock.push`, `stock.initial_import`) list their items in their typed payload
+  (`actions.StockPush.writes`, `actions.InitialImport.rows`), each with its SKU and before/after;
+  an action without a payload compares its `before`/`after` mappings SKU -> quantity. Each
+  differing item counts as one "stock change".
 * `notes` values that are lists are shown as lists (a ``<name>_count`` beside ``<name>_skus`` is the
   full length of a list the runner cut short); other values as ``note: label: value`` (zeros and
   empty values are left out). Known keys have the labels in `NOTE_LABELS`, others their name.
@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ._report_render import (Block, Doc, Raw, Section, colored, fmt, html_table, plural, render_html,
                              render_markdown, render_text, ts)
+from .actions import InitialImport, StockPush, plain
 from .plan import (APPLIED, DROPPED, FAILED, REPLANNED, SKIPPED, Action, ActionResult, Hold, LocationRef,
                    MappingPlan, Plan, Report, Status, StorePlan, StoreStatus)
 
@@ -60,26 +61,24 @@ NOTE_LABELS = {
     "initial_import_unmanaged": "initial import: store items that do not manage stock",
     "initial_import_unknown_skus": "initial import: store SKUs with no Katana variant",
     "orders_already_in_katana": "orders found already in Katana (ledger re-filled)",
+    "variations_without_sku": "variations without a SKU of their own (WooCommerce shows the parent's; not synced)",
+    "stock_corrected_after_write": "levels lowered right after their write (an order arrived in that instant)",
 }
-KIND_ORDER = ("mapping", "stock.initial_import", "order.import", "stock.push")
+KIND_ORDER = ("mapping", "stock.initial_import", "order.import", "order.complete", "stock.push")
 STOCK_KINDS = ("stock.initial_import", "stock.push")
 OUTCOME_ORDER = (FAILED, REPLANNED, APPLIED, SKIPPED, DROPPED)
 OUTCOME_SYMBOL = {APPLIED: "+", REPLANNED: "~", FAILED: "x", SKIPPED: "=", DROPPED: "-"}
-
-
-def _first(item: Mapping[str, Any], *keys: str) -> Any:
-    return next((item[k] for k in keys if k in item), None)
 
 
 def stock_items(action: Action) -> list[tuple[str, Any, Any]]:
     """(sku, before, after) of each item a stock action changes; [] for other actions."""
     if action.kind not in STOCK_KINDS:
         return []
-    payload = action.payload if isinstance(action.payload, Mapping) else {}
-    items = _first(payload, "items", "changes", "rows")
-    if isinstance(items, (list, tuple)) and all(isinstance(i, Mapping) for i in items):
-        return [(str(_first(i, "sku", "product_id", "variant_id") or "?"), _first(i, "before", "from", "current"),
-                 _first(i, "after", "to", "quantity", "target")) for i in items]
+    payload = action.payload
+    if isinstance(payload, InitialImport):
+        return [(r.sku, plain(r.before), plain(r.after)) for r in payload.rows]
+    if isinstance(payload, StockPush):
+        return [(w.sku, w.before, w.after) for w in payload.writes]
     before = action.before if isinstance(action.before, Mapping) else {}
     after = action.after if isinstance(action.after, Mapping) else {}
     keys = sorted(set(before) | set(after), key=str)
@@ -259,7 +258,12 @@ def _report_summary(report: Report) -> str:
             f"{c[DROPPED]} dropped; {c['held']} held")
     stores = [f"{plural(c[k], 'store')} {label}" for k, label in (("failed_stores", "failed"), ("blocked", "blocked"))
               if c[k]]
-    return text + ("; " + ", ".join(stores) if stores else "") + "."
+    text += ("; " + ", ".join(stores) if stores else "") + "."
+    if report.plan_id:
+        text += f" Saved plan {report.plan_id[:12]}."
+    for message in report.messages:
+        text += f" Note: {message}."
+    return text
 
 
 def _result_blocks(results: Sequence[ActionResult]) -> list[Block]:

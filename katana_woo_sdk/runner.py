@@ -1,4 +1,4 @@
-"""The reconciling runner: plan (reads only) -> apply (writes exactly the plan) -> status.
+"""The reconciling runner: plan (reads only) -> apply (writes what the plan allows) -> status.
 
 Called by the CLI (`katana-woo plan/apply/status/move-order`), by notebooks and by users' own
 Python::
@@ -8,52 +8,102 @@ Python::
         report = runner.apply(plan)   # re-checks each action, applies, records state
         print(runner.status())
 
-Per store and run: resolve the mapping (a deleted location blocks the store and nothing is read
-or written for it), import orders, do the one-time initial stock import, then push stock from
-the mapped location. Stock is planned after every store's orders, because orders of all stores
-on one location lower that location's figure. One store's failure never stops the others.
+The runner only sequences the engines; every business rule lives in one engine. Per run: resolve
+each store's mapping (a deleted location blocks the store: nothing is read or written for it),
+check that no two stores are one shop, read and plan each store's orders, plan the one-time
+initial imports, compute what the stores took that Katana has not committed (`engines.pending`),
+then plan each store's push. Apply runs the same planning on fresh data, lets the saved plan's
+contract (`contract`) decide what may run, imports orders and initial stock store by store, and
+then, location by location: re-reads the inventory, re-reads the orders shoppers placed meanwhile,
+and writes the stock, revising the figures while it writes and correcting any level an order
+made stale in the instant before its write. One store's failure never stops the others.
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections import defaultdict
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._http import CallCounter
+from .actions import MappingChange
+from .conditions import read_status, record_conditions
 from .config import Config, StoreConfig, load_config
+from .contract import Decision, check_saved_plan, decide
+from .engines import initial_import as import_engine
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
-from .engines.context import RunContext
-from .errors import KatanaWooError, ReconcileError
+from .engines.context import RunContext, normalise_home
+from .engines.pending import Pending, taken_not_committed
+from .errors import KatanaWooError, ReconcileError, SavedPlanError
 from .katana import KatanaClient
+from .locks import store_locks
 from .mapping import BLOCKED as RES_BLOCKED, INVALID as RES_INVALID, resolve_location
-from .conditions import read_status, record_conditions
+from .models import Location, WooOrder
 from .moves import MoveResult, move_sales_order
-from .models import Location
 from .plan import (APPLIED, BLOCKED, DISABLED, DROPPED, FAILED, INVALID, NEW, REMAP, REPLANNED, SKIPPED,
-                   UNCHANGED, Action, ActionResult, Hold, LocationRef, MappingPlan, Plan, Report,
-                   Status, StorePlan, StoreReport, fingerprint, now_utc)
+                   UNCHANGED, Action, ActionResult, Hold, LocationRef, MappingPlan, Plan, Report, Status,
+                   StorePlan, StoreReport, fingerprint, now_utc)
 from .report import StockComparison, StockRow
 from .state import State
 from .woo import WooClient
 
 log = logging.getLogger(__name__)
 
+REVISE_EVERY = 2.0          # seconds of writing after which the figures are revised from a fresh read
+CORRECTION_ROUNDS = 3       # post-write checks at most, per location
+DEFAULT_MAX_PLAN_AGE = timedelta(days=1)
+
 
 @dataclass
-class _StoreWork:
-    """Everything planning found out about one store, kept for apply."""
+class _Store:
+    """What one run knows of one store: built by planning, read by apply. Runner-private."""
 
-    store: StoreConfig
-    plan: StorePlan
+    config: StoreConfig
+    mapping: MappingPlan
+    store_hash: str
     location: Location | None = None
-    read: Any = None
-    orders: Any = None
-    fatal: bool = False   # planning failed before stock: nothing can be applied for this store
+    companion: bool = False           # read (never written) for the figure of a `--store` run
+    mapping_action: Action | None = None
+    facts: order_engine.OrderFacts | None = None
+    orders: order_engine.OrderPlan | None = None
+    initial: import_engine.InitialImportPlan | None = None
+    push: stock_engine.StockPlan | None = None
+    error: str | None = None
+    fatal: bool = False               # nothing can be applied for this store
+    warnings: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def live(self) -> bool:
+        return self.location is not None and self.mapping.kind not in (BLOCKED, INVALID, DISABLED) and not self.fatal
+
+    def fail(self, message: str, *, fatal: bool = True) -> None:
+        self.error = message if self.error is None else f"{self.error}; {message}"
+        self.fatal = self.fatal or fatal
+
+    def actions(self) -> tuple[Action, ...]:
+        out = [self.mapping_action] if self.mapping_action else []
+        out += list(self.orders.actions if self.orders else ())
+        if self.initial is not None and self.initial.action is not None:
+            out.append(self.initial.action)
+        if self.push is not None and self.push.action is not None:
+            out.append(self.push.action)
+        return tuple(out)
+
+    def store_plan(self) -> StorePlan:
+        warnings = tuple(self.warnings) + ((self.push.warning,) if self.push and self.push.warning else ())
+        notes = dict(self.notes)
+        for part in (self.initial, self.push):
+            if part is not None:
+                notes.update(part.notes)
+        return StorePlan(self.name, self.mapping, self.actions(), self.orders.holds if self.orders else (),
+                         warnings, notes, self.error, self.store_hash)
 
 
 class Runner:
@@ -83,8 +133,9 @@ class Runner:
         self.progress = progress
 
     @classmethod
-    def from_config_file(cls, path: str | os.PathLike, *, env: Mapping[str, str] = os.environ,
+    def from_config_file(cls, path: str | os.PathLike, *, env: Mapping[str, str] | None = None,
                          progress: bool | None = None, **kwargs: Any) -> "Runner":
+        """`env`: where the config's variables are read (default: the process environment)."""
         return cls(load_config(path, env=env), progress=progress, **kwargs)
 
     def close(self) -> None:
@@ -106,53 +157,93 @@ class Runner:
 
     # --- plan --------------------------------------------------------------------------------------
 
-    def plan(self, stores: Sequence[str] | None = None, *, confirm_shared_import: bool = False) -> Plan:
-        """What apply would do now, per store. Reads only."""
+    def plan(self, stores: Sequence[str] | None = None, *, confirm_shared_import: bool = False,
+             include_customer_data: bool = False) -> Plan:
+        """What apply would do now, per store. Reads only. `include_customer_data` puts each order's
+        contact data into the plan (never needed by apply; keep such a plan private)."""
         before = self.calls.snapshot()
-        work = self._plan(self._context(), self._select(stores), confirm_shared_import)
+        work = self._read_and_plan(self._context(), self._select(stores), confirm_shared_import,
+                                   include_customer_data)
         return Plan(now_utc(), self.config.config_hash, _shown_path(self.config.source),
-                    tuple(w.plan for w in work), _diff(self.calls.snapshot(), before))
+                    tuple(w.store_plan() for w in work if not w.companion), _diff(self.calls.snapshot(), before),
+                    includes_customer_data=include_customer_data)
 
-    def _context(self) -> RunContext:
-        return RunContext(self.config, self.katana, self.woo, self.state, progress=self.progress)
+    def _context(self, *, keep: bool = False) -> RunContext:
+        return RunContext(self.config, self.katana, self.woo, self.state, progress=self.progress, keep=keep)
 
     def _select(self, names: Sequence[str] | None) -> list[StoreConfig]:
         if not names:
             return list(self.config.stores)
         return [self.config.store(n) for n in names]  # KeyError names the known stores
 
-    def _plan(self, ctx: RunContext, stores: list[StoreConfig], confirm: bool) -> list[_StoreWork]:
+    def _read_and_plan(self, ctx: RunContext, stores: list[StoreConfig], confirm: bool,
+                       include_customer_data: bool) -> list[_Store]:
         try:
             locations = ctx.locations()
         except KatanaWooError as exc:
-            return [_StoreWork(s, StorePlan(s.name, MappingPlan(INVALID if s.enabled else DISABLED),
-                                            error=f"cannot read Katana locations: {exc}",
-                                            config_hash=self.config.store_hash(s.name))) for s in stores]
-        work = [self._plan_mapping(s, locations) for s in stores]
-        live = [w for w in work if w.location is not None and w.plan.mapping.kind not in (BLOCKED, INVALID, DISABLED)]
-        companions = self._companions(stores, live, locations)
-        for w in live + companions:          # orders of every store first ...
-            self._guard(w, lambda: self._plan_orders(ctx, w))
-        pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
-        for w in live + companions:
-            if w.orders is not None:
-                order_engine.add_quantities(pending[w.location.id], w.orders.pending_qty)
-                if w in companions:
-                    order_engine.add_quantities(ctx.companion_pending.setdefault(w.location.id, {}), w.orders.pending_qty)
-        ctx.pending = pending
-        adjustments: dict[int, dict[int, Decimal]] = defaultdict(dict)
-        for w in live:                       # ... then the one-time initial imports, which raise in-stock ...
-            if not w.fatal and w.store.stock.initial_import:
-                self._guard(w, lambda: self._plan_initial_import(ctx, w, confirm, adjustments[w.location.id]),
-                            fatal=False)
-        for w in live:                       # ... then stock, which every store on a location shares
-            if not w.fatal and w.plan.error is None:
-                self._guard(w, lambda: self._plan_stock(ctx, w, pending[w.location.id], adjustments[w.location.id]),
-                            fatal=False)
+            out = []
+            for s in stores:
+                w = _Store(s, MappingPlan(INVALID if s.enabled else DISABLED), self.config.store_hash(s.name))
+                w.fail(f"cannot read Katana locations: {exc}")
+                out.append(w)
+            return out
+        work = [self._mapping(s, locations) for s in stores]
+        live = [w for w in work if w.live]
+        work += self._companions(stores, live, locations)
+        live = [w for w in work if w.live]
+        self._check_identities(ctx, live)
+        for w in [w for w in live if w.live]:         # orders of every store first ...
+            self._guard(w, lambda w=w: self._plan_orders(ctx, w, include_customer_data))
+        earlier: dict[int, list[str]] = {}
+        for w in [w for w in live if w.live and not w.companion]:  # ... then the one-time initial imports ...
+            if w.config.stock.initial_import:
+                self._guard(w, lambda w=w: self._plan_initial(ctx, w, confirm, earlier), fatal=False)
+        pending = self._pending(ctx, [w for w in work if w.facts is not None])
+        adjustments: dict[int, dict[int, Any]] = {}
+        for w in live:
+            if w.initial is not None:
+                for vid, qty in w.initial.adjustments.items():
+                    at = adjustments.setdefault(w.location.id, {})
+                    at[vid] = at.get(vid, 0) + qty
+        for w in [w for w in live if w.live and not w.companion]:   # ... then stock, shared per location
+            self._guard(w, lambda w=w: self._plan_push(ctx, w, pending, adjustments.get(w.location.id, {})),
+                        fatal=False, prefix="stock: ")
         return work
 
-    def _companions(self, selected: list[StoreConfig], live: list[_StoreWork],
-                    locations: list[Location]) -> list[_StoreWork]:
+    def _mapping(self, store: StoreConfig, locations: list[Location], *, companion: bool = False) -> _Store:
+        h = self.config.store_hash(store.name)
+        if not store.enabled:
+            return _Store(store, MappingPlan(DISABLED, message="enabled: false"), h, companion=companion)
+        res = resolve_location(store.name, store.location, locations)
+        current = self.state.current_mapping(store.name)
+        previous = LocationRef(current.location_id, current.location_name) if current else None
+        if res.outcome == RES_INVALID:
+            w = _Store(store, MappingPlan(INVALID, None, previous, res.reason, res.message), h, companion=companion)
+            w.fail(res.message)
+            return w
+        target = LocationRef(res.location.id, res.location.name)
+        if res.outcome == RES_BLOCKED:
+            return _Store(store, MappingPlan(BLOCKED, target, previous, res.reason, res.message), h,
+                          companion=companion)
+        if previous is None:
+            mapping = MappingPlan(NEW, target, None, res.reason, res.message)
+        elif previous.id != target.id:
+            mapping = MappingPlan(REMAP, target, previous, "Remapped",
+                                  f"new orders go to {target}; orders already imported stay at {previous}")
+        else:
+            mapping = MappingPlan(UNCHANGED, target, previous, res.reason, res.message)
+        w = _Store(store, mapping, h, res.location, companion=companion)
+        if mapping.kind in (NEW, REMAP):
+            payload = MappingChange(target, previous)
+            w.mapping_action = Action(store.name, "mapping", "mapping", str(mapping),
+                                      before=None if previous is None else {"id": previous.id, "name": previous.name},
+                                      after={"id": target.id, "name": target.name},
+                                      fingerprint=fingerprint(target.id, previous.id if previous else None),
+                                      payload=payload)
+        return w
+
+    def _companions(self, selected: list[StoreConfig], live: list[_Store],
+                    locations: list[Location]) -> list[_Store]:
         """Stores left out by `--store` that share a location with a selected one: their orders
         are read (never applied) because what they took lowers the figure every store there sees."""
         names = {s.name for s in selected}
@@ -161,306 +252,386 @@ class Runner:
         for store in self.config.enabled_stores:
             if store.name in names:
                 continue
-            w = self._plan_mapping(store, locations)
-            if w.location is not None and w.location.id in wanted and w.plan.mapping.kind not in (BLOCKED, INVALID):
+            w = self._mapping(store, locations, companion=True)
+            if w.live and w.location.id in wanted:
                 out.append(w)
         return out
 
-    def _guard(self, w: _StoreWork, step: Callable[[], None], *, fatal: bool = True) -> None:
+    def _guard(self, w: _Store, step: Callable[[], None], *, fatal: bool = True, prefix: str = "") -> None:
         """Run one planning step; whatever goes wrong stays with this store. A failed stock step
         is not fatal: the store's orders do not need the figure and are still imported."""
         try:
             step()
         except Exception as exc:  # a bug must not stop the other stores either; it is reported loudly
             if isinstance(exc, KatanaWooError):
-                log.warning("%s: %s", w.store.name, exc)
+                log.warning("%s: %s", w.name, exc)
                 message = str(exc)
             else:
-                log.exception("%s: unexpected error while planning", w.store.name)
+                log.exception("%s: unexpected error while planning", w.name)
                 message = f"unexpected {type(exc).__name__}: {exc}"
-            w.plan = replace(w.plan, error=message if fatal else f"stock: {message}")
-            w.fatal = w.fatal or fatal
+            w.fail(prefix + message, fatal=fatal)
 
-    def _plan_mapping(self, store: StoreConfig, locations: list[Location]) -> _StoreWork:
-        store_hash = self.config.store_hash(store.name)
-        if not store.enabled:
-            return _StoreWork(store, StorePlan(store.name, MappingPlan(DISABLED, message="enabled: false"),
-                                               config_hash=store_hash))
-        res = resolve_location(store.name, store.location, locations)
-        current = self.state.current_mapping(store.name)
-        previous = LocationRef(current.location_id, current.location_name) if current else None
-        if res.outcome == RES_INVALID:
-            mapping = MappingPlan(INVALID, None, previous, res.reason, res.message)
-            return _StoreWork(store, StorePlan(store.name, mapping, error=res.message, config_hash=store_hash))
-        target = LocationRef(res.location.id, res.location.name)
-        if res.outcome == RES_BLOCKED:
-            mapping = MappingPlan(BLOCKED, target, previous, res.reason, res.message)
-            return _StoreWork(store, StorePlan(store.name, mapping, config_hash=store_hash))
-        actions: tuple[Action, ...] = ()
-        if previous is None:
-            mapping = MappingPlan(NEW, target, None, res.reason, res.message)
-        elif previous.id != target.id:
-            mapping = MappingPlan(REMAP, target, previous, "Remapped",
-                                  f"new orders go to {target}; orders already imported stay at {previous}")
-        else:
-            mapping = MappingPlan(UNCHANGED, target, previous, res.reason, res.message)
-        if mapping.kind in (NEW, REMAP):
-            actions = (Action(store.name, "mapping", "mapping", str(mapping),
-                              before=None if previous is None else {"id": previous.id, "name": previous.name},
-                              after={"id": target.id, "name": target.name},
-                              fingerprint=fingerprint(target.id, previous.id if previous else None)),)
-        return _StoreWork(store, StorePlan(store.name, mapping, actions, config_hash=store_hash), res.location)
+    def _check_identities(self, ctx: RunContext, stores: list[_Store]) -> None:
+        """Two configured stores that are one shop (its https and http address, say) would import
+        every order twice and push two figures onto the same products: refuse both."""
+        homes: dict[str, list[_Store]] = {}
+        for w in stores:
+            try:
+                home = ctx.site_identity(w.config)
+            except KatanaWooError as exc:
+                log.warning("%s: cannot read the site's identity (%s); checked again next run", w.name, exc)
+                continue
+            if home:
+                homes.setdefault(normalise_home(home), []).append(w)
+        for home, same in homes.items():
+            if len(same) < 2:
+                continue
+            names = ", ".join(w.name for w in same)
+            for w in same:
+                w.fail(f"stores {names} are the same WooCommerce site ({home}): configure it once (two entries would "
+                       f"import every order twice and push two locations' figures onto the same products)")
 
-    def _plan_orders(self, ctx: RunContext, w: _StoreWork) -> None:
-        if not w.store.orders.enabled:
-            w.orders = order_engine.OrdersPlan((), (), 0, {})
+    def _plan_orders(self, ctx: RunContext, w: _Store, include_customer_data: bool) -> None:
+        if not w.config.orders.enabled:
             return
-        w.read = order_engine.read_orders(ctx, w.store)
-        w.orders = order_engine.plan_orders(ctx, w.store, w.location, w.read)
-        notes = dict(w.plan.notes)
+        w.facts = order_engine.read_orders(ctx, w.config)
+        if w.companion:
+            return
+        w.orders = order_engine.plan_orders(ctx, w.config, w.location, w.facts,
+                                            include_customer_data=include_customer_data)
         if w.orders.recovered:
-            notes["orders_already_in_katana"] = w.orders.recovered
-        w.plan = replace(w.plan, actions=w.plan.actions + w.orders.actions, holds=w.orders.holds, notes=notes)
+            w.notes["orders_already_in_katana"] = w.orders.recovered
 
-    def _plan_initial_import(self, ctx: RunContext, w: _StoreWork, confirm: bool,
-                             adjustments: dict[int, Decimal]) -> None:
-        others = [s for s in self.config.enabled_stores if s.name != w.store.name]
-        init = stock_engine.plan_initial_import(ctx, w.store, w.location, self._open_qty(ctx, w.store),
-                                                others_on_location=others, confirmed=confirm)
-        if init.action is not None:
-            for row in init.action.payload["rows"]:
-                vid = int(row["variant_id"])
-                adjustments[vid] = adjustments.get(vid, Decimal(0)) + Decimal(row["quantity"])
-        notes = dict(w.plan.notes)
-        notes.update(init.notes)
-        w.plan = replace(w.plan, actions=w.plan.actions + ((init.action,) if init.action else ()),
-                         warnings=w.plan.warnings + tuple(init.warnings), notes=notes)
+    def _plan_initial(self, ctx: RunContext, w: _Store, confirm: bool, earlier: dict[int, list[str]]) -> None:
+        others = [s for s in self.config.enabled_stores if s.name != w.name]
+        w.initial = import_engine.plan_initial_import(ctx, w.config, w.location, w.facts, others=others,
+                                                      earlier_in_run=earlier.get(w.location.id, ()),
+                                                      confirmed=confirm)
+        if w.initial.state == "refused":
+            w.fail(w.initial.message, fatal=False)
+        if w.initial.state == "planned":
+            earlier.setdefault(w.location.id, []).append(w.name)
 
-    def _plan_stock(self, ctx: RunContext, w: _StoreWork, pending: Mapping[int, Decimal],
-                    adjustments: Mapping[int, Decimal]) -> None:
-        """`adjustments`: in-stock changes an initial import planned in this run will make."""
-        sync = stock_engine.plan_stock_sync(ctx, w.store, w.location, pending, adjustments)
-        notes = dict(w.plan.notes)
-        notes.update(sync.notes)
-        w.plan = replace(w.plan, actions=w.plan.actions + ((sync.action,) if sync.action else ()), notes=notes,
-                         error=sync.error)
+    def _plan_push(self, ctx: RunContext, w: _Store, pending: Pending, adjustments: Mapping[int, Any]) -> None:
+        if not w.config.stock.sync:
+            return
+        w.push = stock_engine.plan_push(ctx, w.config, w.location, pending, adjustments)
 
-    def _open_qty(self, ctx: RunContext, store: StoreConfig) -> dict[str, Decimal]:
-        """SKU -> quantity on every open order in the imported statuses (for the initial import).
-        A store's first run already read all of them; later runs list them once more."""
-        if ctx.state.get_cursor(store.name, stock_engine.INITIAL_CURSOR):
-            return {}
-        read = ctx.reads.get(store.name)
-        first_read = read is not None and not ctx.state.get_cursor(store.name, order_engine.CURSOR) \
-            and store.orders.since is None
-        orders = (o for o in read.orders if o.status in store.orders.statuses) if first_read else \
-            ctx.woo[store.name].orders.iter(statuses=tuple(store.orders.statuses))
-        out: dict[str, Decimal] = {}
-        for order in orders:
-            for li in order.line_items:
-                if li.sku:
-                    out[li.sku] = out.get(li.sku, Decimal(0)) + Decimal(li.quantity)
-        return out
+    def _pending(self, ctx: RunContext, stores: Iterable[_Store],
+                 fresh: Mapping[str, Sequence[WooOrder]] | None = None) -> Pending:
+        """The one figure (`engines.pending`) from every order this run has seen of `stores`."""
+        by_name = {w.name: w for w in stores}
+        fresh = fresh or {}
+        observed = {name: [*(w.facts.seen if w.facts else ()), *fresh.get(name, ())] for name, w in by_name.items()}
+        held = {(w.name, h.woo_order_id) for w in by_name.values() if w.orders for h in w.orders.holds}
+
+        def parents(name: str) -> Mapping[int, str]:
+            ids = {li.product_id for o in observed[name] for li in o.line_items if li.variation_id}
+            return ctx.parent_skus(by_name[name].config, ids)
+
+        return taken_not_committed(
+            observed, stores={n: w.config for n, w in by_name.items()},
+            locations={n: w.location.id for n, w in by_name.items() if w.location is not None},
+            committed=lambda name, woo_id: order_engine.is_committed(ctx, by_name[name].config, woo_id),
+            variants=ctx.variants_by_sku(), parent_skus=parents, held=lambda name, woo_id: (name, woo_id) in held)
 
     # --- apply -------------------------------------------------------------------------------------
 
     def apply(self, plan: Plan | None = None, *, stores: Sequence[str] | None = None,
-              confirm_shared_import: bool = False) -> Report:
-        """Apply `plan` (or a fresh one). Each saved action is re-checked against a fresh plan: an
-        unchanged one is applied, a changed one is applied as re-planned, a vanished one dropped;
-        actions the saved plan did not contain are left for the next run."""
+              confirm_shared_import: bool = False, replan: bool = False,
+              max_plan_age: timedelta | None = None) -> Report:
+        """Apply `plan` (or a fresh one).
+
+        A saved plan is a contract (see `contract`): refused with `SavedPlanError` when the config
+        changed since, when it was applied already, or when it is older than `max_plan_age`
+        (default: the config's `plans.max_age_minutes`); within it, each action is re-checked
+        against fresh data and runs only where the change cannot widen what was approved.
+        `replan=True` lifts the contract (the old behaviour) and says so in the report."""
         started = now_utc()
         before = self.calls.snapshot()
         names = stores or ([s.store for s in plan.stores] if plan is not None else None)
-        with self.state.lock(timeout=self.config.state.lock_timeout_seconds, owner="katana-woo apply"):
+        selected = self._select(names)
+        if plan is not None and not replan:
+            check_saved_plan(plan, config_hash=self.config.config_hash, config_path=_shown_path(self.config.source),
+                             applied=self.state.plan_applied(plan.plan_id), now=started,
+                             max_age=max_plan_age if max_plan_age is not None else self._max_plan_age())
+        timeout = self.config.state.lock_timeout_seconds
+        owner = "katana-woo apply"
+        with self.state.lock(timeout=timeout, owner=owner), \
+                store_locks(self.config, [s for s in selected if s.enabled], timeout=timeout, owner=owner):
+            messages: list[str] = []
+            if plan is not None:
+                first = self.state.record_plan_applied(plan.plan_id, plan.config_hash)
+                if not first and not replan:
+                    raise SavedPlanError("already_applied", f"plan {plan.plan_id} was applied already; plan again")
+                if replan:
+                    messages.append("applied with --replan: the saved plan was not enforced as a contract; changed "
+                                    "actions ran as re-planned")
             run_id = self.state.start_run("apply" if plan is None else "apply-saved-plan", self.config.config_hash)
-            ctx = self._context()
-            work = self._plan(ctx, self._select(names), confirm_shared_import)
-            reports: dict[str, StoreReport] = {}
-            for w in work:
-                saved = _saved_store(plan, w.store.name)
-                reports[w.store.name] = self._apply_store(ctx, run_id, w, saved)
-            self._apply_stock_all(ctx, run_id, work, plan, reports)
-            for w in work:
-                record_conditions(self.state, self.config, w.store, reports[w.store.name])
-            report = Report(started, now_utc(), self.config.config_hash,
-                            tuple(reports[w.store.name] for w in work), _diff(self.calls.snapshot(), before))
+            ctx = self._context(keep=True)
+            work = self._read_and_plan(ctx, selected, confirm_shared_import, False)
+            applying = [w for w in work if not w.companion]
+            results: dict[str, list[ActionResult]] = {w.name: [] for w in applying}
+            holds: dict[str, tuple[Hold, ...]] = {}
+            for w in applying:
+                holds[w.name] = self._apply_store(ctx, run_id, w, _saved_store(plan, w.name), replan, started,
+                                                  results[w.name])
+            messages.extend(self._repair_customers(ctx, results, started))
+            self._apply_stock(ctx, run_id, work, plan, replan, results)
+            reports = []
+            for w in applying:
+                sp = w.store_plan()
+                rep = StoreReport(w.name, w.mapping, tuple(results[w.name]), holds.get(w.name, sp.holds),
+                                  sp.warnings, sp.notes, w.error)
+                record_conditions(self.state, self.config, w.config, rep,
+                                  stock_issue=w.push.warning if w.push is not None else None)
+                reports.append(rep)
+            report = Report(started, now_utc(), self.config.config_hash, tuple(reports),
+                            _diff(self.calls.snapshot(), before), plan.plan_id if plan else None, tuple(messages))
             self.state.finish_run(run_id, "failed" if report.has_failures else "ok",
                                   {s.store: s.status for s in report.stores})
         return report
 
-    def _apply_store(self, ctx: RunContext, run_id: int, w: _StoreWork, saved: StorePlan | None) -> StoreReport:
-        p = w.plan
-        if p.mapping.kind in (DISABLED, INVALID, BLOCKED) or w.fatal:
-            return StoreReport(p.store, p.mapping, (), p.holds, p.warnings, p.notes, p.error)
-        results: list[ActionResult] = []
-        kinds = {"mapping", "order.import", "stock.initial_import"}
-        pairs = _pair(saved, [a for a in p.actions if a.kind in kinds], kinds)
-        for action, outcome_if_ok, note in pairs:
-            if outcome_if_ok in (DROPPED, SKIPPED):
-                results.append(ActionResult(action, outcome_if_ok, note))
-                self.state.log_action(run_id, w.store.name, action.kind, action.key, action.before, action.after,
-                                      "skipped", note)
-                continue
-            results.append(self._run_action(ctx, run_id, w, action, outcome_if_ok, note))
-        self._finish_orders(ctx, w, results)
-        return StoreReport(p.store, p.mapping, tuple(results), self._current_holds(w, results), p.warnings, p.notes,
-                           None)
+    def _max_plan_age(self) -> timedelta | None:
+        minutes = self.config.plans.max_age_minutes
+        return None if minutes is None else timedelta(minutes=minutes)
 
-    def _run_action(self, ctx: RunContext, run_id: int, w: _StoreWork, action: Action, outcome: str,
-                    note: str) -> ActionResult:
-        store = w.store
+    def _apply_store(self, ctx: RunContext, run_id: int, w: _Store, saved: StorePlan | None, replan: bool,
+                     started: datetime, results: list[ActionResult]) -> tuple[Hold, ...]:
+        """Mapping, orders and the initial import of one store; returns its holds after the run."""
+        if not w.live:
+            return w.orders.holds if w.orders else ()
+        store = w.config
+        for d in decide(saved, [w.mapping_action] if w.mapping_action else [], {"mapping"}, replan=replan):
+            results.append(self._run(ctx, run_id, w, d, self._apply_mapping))
+        if w.orders is not None:
+            by_id = w.facts.by_id()
+            created: dict[int, int] = {}
+            for d in decide(saved, list(w.orders.actions), {"order.import", "order.complete"}, replan=replan):
+                def step(ctx, w, action, by_id=by_id):
+                    if action.kind == "order.complete":
+                        return order_engine.apply_completion(ctx, store, action)
+                    return order_engine.apply_import(ctx, store, action, by_id[action.payload.woo_order_id])
+                result = self._run(ctx, run_id, w, d, step)
+                results.append(result)
+                if result.outcome in (APPLIED, REPLANNED) and getattr(result.result, "created", False):
+                    created[d.action.payload.woo_order_id] = result.result.sales_order_id
+            holds = order_engine.record_outcomes(ctx, store, w.facts, w.orders, results)
+            try:
+                for repair in order_engine.repair_duplicates(ctx, store, created, started):
+                    w.warnings.append(str(repair))
+            except KatanaWooError as exc:
+                w.warnings.append(f"could not check this run's sales orders for duplicates: {exc}")
+        else:
+            holds = ()
+        if w.initial is not None and w.initial.state == "done":
+            import_engine.adopt(ctx, store, w.initial)
+        if w.initial is not None and w.initial.state == "planned":
+            for d in decide(saved, [w.initial.action], {"stock.initial_import"}, replan=replan):
+                result = self._run(ctx, run_id, w, d, lambda ctx, w, action: import_engine.apply_initial_import(
+                    ctx, store, action))
+                results.append(result)
+                for repair in getattr(result.result, "repairs", ()):
+                    w.warnings.append(repair)
+        return holds
+
+    @staticmethod
+    def _repair_customers(ctx: RunContext, results: Mapping[str, list[ActionResult]], started: datetime) -> list[str]:
+        """Customers are shared by every store: checked for twins once per run, after the imports."""
+        created: dict[int, list[int]] = {}
+        for store_results in results.values():
+            for r in store_results:
+                cid = getattr(r.result, "customer_created", None)
+                if cid is not None and r.outcome in (APPLIED, REPLANNED):
+                    created.setdefault(cid, []).append(r.result.sales_order_id)
         try:
-            if action.kind == "mapping":
-                self.state.record_mapping(store.name, w.location.id, w.location.name,
-                                          self.config.store_hash(store.name), reason=str(w.plan.mapping))
-                if w.plan.mapping.kind == REMAP:
-                    self.state.forget_pushed(store.name)
-                result: Any = action.after
-            elif action.kind == "order.import":
-                result = order_engine.apply_import(ctx, store, action)
-            elif action.kind == "stock.initial_import":
-                result = stock_engine.apply_initial_import(ctx, store, action)
-            elif action.kind == "stock.push":
-                result = stock_engine.apply_stock_push(ctx, store, action)
-                if result["not_applied"]:
-                    outcome = FAILED
-                    missed = result["not_applied"]
-                    note = (f"{len(missed)} of {len(missed) + result['pushed']} stock levels not applied by the "
-                            f"store: " + "; ".join(f"{m['sku']} ({m['reason']})" for m in missed[:10])
-                            + (f"; … and {len(missed) - 10} more" if len(missed) > 10 else ""))
-            else:
-                raise ReconcileError(f"unknown action kind {action.kind!r}")
+            return list(order_engine.repair_customers(ctx, created, started))
+        except KatanaWooError as exc:
+            return [f"could not check this run's new customers for duplicates: {exc}"]
+
+    def _apply_mapping(self, ctx: RunContext, w: _Store, action: Action) -> MappingChange:
+        self.state.record_mapping(w.name, w.location.id, w.location.name, w.store_hash, reason=str(w.mapping))
+        if w.mapping.kind == REMAP:
+            self.state.forget_pushed(w.name)
+        return action.payload
+
+    def _run(self, ctx: RunContext, run_id: int, w: _Store, d: Decision,
+             step: Callable[[RunContext, _Store, Action], Any]) -> ActionResult:
+        """One decided action: executed unless dropped or skipped, logged either way."""
+        action = d.action
+        if d.outcome in (DROPPED, SKIPPED):
+            self.state.log_action(run_id, w.name, action.kind, action.key, action.before, action.after,
+                                  "skipped", d.note)
+            return ActionResult(action, d.outcome, d.note)
+        try:
+            result = step(ctx, w, action)
         except Exception as exc:  # one action's failure, expected or not, never stops the others
             if not isinstance(exc, KatanaWooError):
-                log.exception("%s: unexpected error in %s %s", store.name, action.kind, action.key)
+                log.exception("%s: unexpected error in %s %s", w.name, action.kind, action.key)
                 exc = ReconcileError(f"unexpected {type(exc).__name__}: {exc}")
-            log.warning("%s: %s %s failed: %s", store.name, action.kind, action.key, exc)
-            if action.kind == "order.import":
-                order_engine.record_hold(ctx, Hold(store.name, int(action.payload["woo_order_id"]),
-                                                   str(action.payload["woo_number"]), "create_failed", str(exc)),
-                                         None)
-            self.state.log_action(run_id, store.name, action.kind, action.key, action.before, action.after,
+            log.warning("%s: %s %s failed: %s", w.name, action.kind, action.key, exc)
+            self.state.log_action(run_id, w.name, action.kind, action.key, action.before, action.after,
                                   "failed", str(exc))
             return ActionResult(action, FAILED, str(exc))
-        self.state.log_action(run_id, store.name, action.kind, action.key, action.before, result,
+        outcome, note = d.outcome, d.note
+        if isinstance(result, stock_engine.PushResult) and result.not_applied:
+            missed = result.not_applied
+            outcome = FAILED
+            note = (f"{len(missed)} of {len(missed) + len(result.pushed)} stock levels not applied by the store: "
+                    + "; ".join(f"{m.sku} ({m.reason})" for m in missed[:10])
+                    + (f"; … and {len(missed) - 10} more" if len(missed) > 10 else ""))
+        self.state.log_action(run_id, w.name, action.kind, action.key, action.before, result,
                               "applied" if outcome != FAILED else "failed", note)
         return ActionResult(action, outcome, note, result)
 
-    def _finish_orders(self, ctx: RunContext, w: _StoreWork, results: list[ActionResult]) -> None:
-        """Ledger and cursor: holds recorded, recovered orders adopted, the cursor moved only past
-        orders this run dealt with (never past one a saved plan left out)."""
-        if w.read is None:
-            return
-        store = w.store
-        existing = ctx.katana_orders(store)
-        ledger = self.state.ledger(store.name)
-        by_id = {o.id: o for o in w.read.orders}
-        for hold in w.orders.holds:
-            order_engine.record_hold(ctx, hold, by_id.get(hold.woo_order_id))
-        for order in w.read.orders:
-            entry = ledger.get(order.id)
-            so = existing.get(str(order.id))
-            if so is not None and (entry is None or entry.status != "imported"):
-                order_engine.record_existing(ctx, store, order, so)
-            elif so is None and entry is not None and entry.status == "held" and order.status not in store.orders.statuses:
-                self.state.ledger_put(replace(entry, status="skipped",
-                                              reason=f"left the imported statuses (now {order.status})"))
-        left_out = [by_id[int(r.action.key.split(":")[1])] for r in results
-                    if r.action.kind == "order.import" and r.outcome == SKIPPED
-                    and int(r.action.key.split(":")[1]) in by_id]
-        cursor = w.read.newest_modified
-        if left_out:
-            oldest = min(o.date_modified_gmt for o in left_out if o.date_modified_gmt)
-            cursor = min(cursor, oldest - timedelta(seconds=1)) if cursor else oldest - timedelta(seconds=1)
-        if cursor is not None:
-            self.state.set_cursor(store.name, order_engine.CURSOR, cursor.isoformat())
-
-    def _current_holds(self, w: _StoreWork, results: list[ActionResult]) -> tuple[Hold, ...]:
-        failed = tuple(Hold(w.store.name, int(r.action.payload["woo_order_id"]), str(r.action.payload["woo_number"]),
-                            "create_failed", r.message)
-                       for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
-        return tuple(w.plan.holds) + failed
-
-    def _apply_stock_all(self, ctx: RunContext, run_id: int, work: list[_StoreWork], plan: Plan | None,
-                         reports: dict[str, StoreReport]) -> None:
-        """Stock after every store's orders: re-read each touched location, re-plan the pushes
-        (held and failed imports still lower the figure), then write."""
-        live = [w for w in work if reports[w.store.name].status not in ("disabled", "blocked")
-                and w.location is not None and not w.fatal and w.store.stock.sync]
-        pending: dict[int, dict[int, Decimal]] = defaultdict(dict)
-        for location_id, quantities in ctx.companion_pending.items():   # stores left out by --store
-            order_engine.add_quantities(pending[location_id], quantities)
-        for w in live:
-            orders = {o.id: o for o in (w.read.orders if w.read else ())}
-            still_open = [orders[h.woo_order_id] for h in reports[w.store.name].holds if h.woo_order_id in orders]
-            for order in still_open + list(w.read.uncommitted if w.read else ()):
-                order_engine.add_quantities(pending[w.location.id], order_engine.variant_quantities(order, ctx.variants_by_sku()))
-        for w in live:
-            rep = reports[w.store.name]
-            try:
-                sync = stock_engine.plan_stock_sync(ctx, w.store, w.location, pending[w.location.id])
-            except KatanaWooError as exc:
-                reports[w.store.name] = replace(rep, error=f"stock sync: {exc}")
-                continue
-            notes = dict(rep.notes)
-            notes.update(sync.notes)
-            if sync.error:
-                reports[w.store.name] = replace(rep, notes=notes, error=sync.error)
-                continue
-            saved = _saved_store(plan, w.store.name)
-            fresh = [sync.action] if sync.action else []
-            planned = [a for a in w.plan.actions if a.kind == "stock.push"]
-            results = list(rep.results)
-            for action, outcome, note in _pair(saved, fresh, {"stock.push"}, planned):
-                if outcome in (DROPPED, SKIPPED):
-                    results.append(ActionResult(action, outcome, note))
-                    continue
-                results.append(self._run_action(ctx, run_id, w, action, outcome, note))
-            reports[w.store.name] = replace(rep, results=tuple(results), notes=notes)
-
-    # --- status ------------------------------------------------------------------------------------
+    # --- status, comparison, moves ----------------------------------------------------------------
 
     def status(self) -> Status:
         """Per-store conditions, as the last apply left them (reads the state only)."""
         return read_status(self.config, self.state)
 
     def compare_stock(self, store: str) -> StockComparison:
-        """The store's stock next to its location's figures and what a push would write (reads only)."""
+        """The store's stock next to its location's figures and what a push would write (reads only):
+        the same figures a push computes, from the same planning."""
         cfg = self.config.store(store)
-        ctx = self._context()
-        work = {w.store.name: w for w in self._plan(ctx, list(self.config.enabled_stores), False)}
+        work = {w.name: w for w in self._read_and_plan(self._context(), list(self.config.enabled_stores),
+                                                       False, False)}
         w = work.get(cfg.name)
-        if w is None or w.location is None or w.plan.error:
-            raise ReconcileError(f"{store}: cannot compare stock: "
-                                 f"{(w.plan.error or w.plan.mapping.message) if w else 'store is disabled'}")
-        inventory, variants = ctx.inventory(w.location.id), ctx.variants_by_sku()
-        pending = ctx.pending.get(w.location.id, {})
-        rows = []
-        catalog = ctx.catalog(cfg)
-        # As the push computes it: a parent managing its variations' stock shows the pool's figure.
-        pools = stock_engine.parent_pools(catalog, variants)
-        for item in catalog:
-            variant = variants.get(item.sku) if item.sku else None
-            if variant is None or item.manage_stock is not True:
-                continue
-            members = [variant.id, *(v.id for v in pools.get(item.id, ()))]
-            found = [inventory[vid] for vid in members if vid in inventory]
-            if not found:
-                continue
-            row = stock_engine._pooled(variant.id, w.location.id, found)
-            target = stock_engine.figure(row, sum((pending.get(vid, Decimal(0)) for vid in members), Decimal(0)),
-                                         cfg.stock)
-            rows.append(StockRow(item.sku, item.stock_quantity, row.quantity_in_stock, row.quantity_committed,
-                                 row.available, target))
+        if w is None or w.location is None or w.error or w.push is None:
+            why = (w.error or w.mapping.message or "stock sync is off") if w else "store is disabled"
+            raise ReconcileError(f"{store}: cannot compare stock: {why}")
+        rows = [StockRow(f.sku, f.item.stock_quantity, f.in_stock, f.committed, f.available, f.target)
+                for f in w.push.figures.values()]
         return StockComparison(cfg.name, LocationRef(w.location.id, w.location.name), tuple(rows))
-
-    # --- explicit Ship From move -------------------------------------------------------------------
 
     def move_order(self, store: str, order: int | str, to_location: int | str) -> MoveResult:
         """Move an imported, still open sales order (and its rows) to another location: the only
         way imported orders change location; a remap never moves them silently."""
-        return move_sales_order(self.config, self.katana, self.state, self._context(), store, order, to_location)
+        cfg = self.config.store(store)
+        with store_locks(self.config, [cfg], timeout=self.config.state.lock_timeout_seconds,
+                         owner="katana-woo move-order"):
+            return move_sales_order(self.config, self.katana, self.state, self._context(), store, order,
+                                    to_location)
+
+    # --- apply: stock, location by location ----------------------------------------------------------
+
+    def _apply_stock(self, ctx: RunContext, run_id: int, work: list[_Store], plan: Plan | None, replan: bool,
+                     results: dict[str, list[ActionResult]]) -> None:
+        by_location: dict[int, list[_Store]] = {}
+        for w in work:
+            if w.live:
+                by_location.setdefault(w.location.id, []).append(w)
+        for location_id, members in by_location.items():
+            writers = []
+            for w in members:
+                if w.companion or not w.config.stock.sync:
+                    continue
+                if w.error is not None:
+                    continue          # e.g. a refused initial import: reported already, nothing pushed
+                if not import_engine.is_confirmed(ctx, w.config):
+                    failed = [r for r in results[w.name] if r.action.kind == "stock.initial_import"]
+                    why = failed[-1].message if failed and failed[-1].message else "it did not run"
+                    w.fail(f"initial stock import not confirmed in Katana ({why}): nothing pushed to {w.name}, "
+                           f"so its levels are kept for the import; the next run imports them", fatal=False)
+                    continue
+                writers.append(w)
+            if writers:
+                _LocationSync(self, ctx, run_id, members, writers, plan, replan, results).run()
+
+
+class _LocationSync:
+    """One location's stock writes at apply: fresh figures, written, revised, checked, corrected."""
+
+    def __init__(self, runner: Runner, ctx: RunContext, run_id: int, members: list[_Store], writers: list[_Store],
+                 plan: Plan | None, replan: bool, results: dict[str, list[ActionResult]]):
+        self.runner, self.ctx, self.run_id = runner, ctx, run_id
+        self.members, self.writers, self.plan, self.replan, self.results = members, writers, plan, replan, results
+        self.location = writers[0].location
+        self.fresh: dict[str, list[WooOrder]] = {}
+        self.read_at: datetime | None = None        # when orders were last read fresh (our clock)
+
+    def run(self) -> None:
+        try:
+            self.ctx.inventory(self.location.id)
+        except KatanaWooError as exc:
+            for w in self.writers:
+                w.fail(f"stock sync: {exc}", fatal=False)
+            return
+        plans = self._plans()
+        if any(p.action is not None for p in plans.values()):
+            self._refresh()                      # right before writing: what shoppers did meanwhile
+            plans = self._plans()
+        written: dict[str, dict[str, int]] = {}
+        for w in self.writers:
+            predicted = [w.push.action] if w.push is not None and w.push.action is not None else []
+            push = w.push = plans[w.name]
+            fresh_actions = [push.action] if push.action else []
+            saved = _saved_store(self.plan, w.name)
+            for d in decide(saved, fresh_actions, {"stock.push"}, replan=self.replan, predicted=predicted):
+                result = self.runner._run(self.ctx, self.run_id, w, d, self._write)
+                self.results[w.name].append(result)
+                if isinstance(result.result, stock_engine.PushResult):
+                    written.setdefault(w.name, {}).update(result.result.pushed)
+        if written:
+            self._correct(written)
+
+    def _plans(self) -> dict[str, stock_engine.StockPlan]:
+        pending = self.runner._pending(self.ctx, self.members, self.fresh)
+        out = {}
+        for w in self.writers:
+            try:
+                out[w.name] = stock_engine.plan_push(self.ctx, w.config, w.location, pending)
+            except KatanaWooError as exc:
+                w.fail(f"stock sync: {exc}", fatal=False)
+                out[w.name] = stock_engine.StockPlan()
+        return out
+
+    def _refresh(self) -> None:
+        """Read every order of the location's stores changed since this run first read them (or
+        since the last fresh read), with the stores' overlap window."""
+        now = datetime.now(timezone.utc)
+        for w in self.members:
+            if w.facts is None or w.facts.read_started is None:
+                continue
+            since = (self.read_at or w.facts.read_started) - timedelta(minutes=w.config.orders.overlap_minutes)
+            try:
+                self.fresh.setdefault(w.name, []).extend(order_engine.read_changed(self.ctx, w.config, since))
+            except KatanaWooError as exc:
+                log.warning("%s: fresh read of orders failed (%s); writing from the run's first read", w.name, exc)
+        self.read_at = now
+
+    def _write(self, ctx: RunContext, w: _Store, action: Action) -> stock_engine.PushResult:
+        def revise(remaining):
+            self._refresh()
+            pending = self.runner._pending(ctx, self.members, self.fresh)
+            return stock_engine.revised(remaining, stock_engine.figures(ctx, w.config, w.location, pending))
+        return stock_engine.write_push(ctx, w.config, action.payload.writes, revise=revise, every=REVISE_EVERY)
+
+    def _correct(self, written: dict[str, dict[str, int]]) -> None:
+        """After the writes: an order placed in the instant between the last fresh read and a write
+        was overwritten by that write. Read once more and lower any level written too high."""
+        for _ in range(CORRECTION_ROUNDS):
+            self._refresh()
+            pending = self.runner._pending(self.ctx, self.members, self.fresh)
+            corrections = False
+            for w in self.writers:
+                levels = written.get(w.name)
+                if not levels:
+                    continue
+                figures = stock_engine.figures(self.ctx, w.config, w.location, pending)
+                items = [stock_engine.StockWriteItem(sku, f.item.id, f.item.parent_id if f.item.is_variation else None,
+                                                     levels[sku], f.target)
+                         for sku, f in figures.items() if sku in levels and f.target < levels[sku]]
+                if not items:
+                    continue
+                corrections = True
+                result = stock_engine.write_push(self.ctx, w.config, items)
+                levels.update(result.pushed)
+                w.notes["stock_corrected_after_write"] = sorted(result.pushed)
+                log.info("%s: %d levels lowered after their write: orders arrived in the instant before it",
+                         w.name, len(result.pushed))
+            if not corrections:
+                return
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -482,35 +653,3 @@ def _saved_store(plan: Plan | None, name: str) -> StorePlan | None:
     if plan is None:
         return None
     return next((s for s in plan.stores if s.store == name), None)
-
-
-def _pair(saved: StorePlan | None, fresh: list[Action], kinds: set[str], predicted: Sequence[Action] = ()):
-    """Yield (action, outcome, note) for the actions of `kinds`.
-
-    Without a saved plan every fresh action runs (reported `replanned` where it differs from what
-    this run predicted). With one, the saved actions decide what runs: unchanged -> applied as
-    planned, changed fingerprint -> the fresh version, reported `replanned`, gone -> dropped; fresh
-    actions the saved plan lacks are skipped for the next run."""
-    if saved is None:
-        predicted_by_key = {a.key: a for a in predicted}
-        for a in fresh:
-            was = predicted_by_key.get(a.key)
-            if was is not None and was.fingerprint != a.fingerprint:
-                yield a, REPLANNED, "figures changed since planning; applied as re-computed"
-            else:
-                yield a, APPLIED, ""
-        return
-    fresh_by_key = {a.key: a for a in fresh}
-    saved_keys = set()
-    for old in (a for a in saved.actions if a.kind in kinds):
-        saved_keys.add(old.key)
-        new = fresh_by_key.get(old.key)
-        if new is None:
-            yield old, DROPPED, "no longer needed (already done, or the data changed): not applied"
-        elif new.fingerprint == old.fingerprint:
-            yield new, APPLIED, ""
-        else:
-            yield new, REPLANNED, "the data changed since the plan was made: applied as re-planned, not as saved"
-    for a in fresh:
-        if a.key not in saved_keys:
-            yield a, SKIPPED, "not in the saved plan: run plan again to include it"

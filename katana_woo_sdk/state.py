@@ -391,6 +391,22 @@ class State:
                 conn.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?)",
                              (store, name, str(value), _iso(self._now())))
 
+    # -- applied plans ----------------------------------------------------------------------------
+
+    def plan_applied(self, plan_id: str) -> bool:
+        """Whether an apply of the saved plan `plan_id` was started with this state."""
+        return bool(self._query("SELECT 1 FROM applied_plans WHERE plan_id = ?", (str(plan_id),)))
+
+    def record_plan_applied(self, plan_id: str, config_hash: str) -> bool:
+        """Record that an apply of `plan_id` starts; False when it was recorded already (the check
+        and the record are one transaction, so two applies of one plan cannot both pass)."""
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM applied_plans WHERE plan_id = ?", (str(plan_id),)).fetchone():
+                return False
+            conn.execute("INSERT INTO applied_plans (plan_id, config_hash, applied_at) VALUES (?, ?, ?)",
+                         (str(plan_id), config_hash, _iso(self._now())))
+        return True
+
     # -- conditions -------------------------------------------------------------------------------
 
     def set_condition(self, store: str, type: str, status: str | bool, reason: str, message: str,

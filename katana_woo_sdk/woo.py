@@ -100,6 +100,7 @@ class WooClient:
             self.auth_mode = f"oauth1-{oauth1_in}"
         self._http = HttpClient(SYSTEM, self.url + API_PATH, session=session, auth=auth, timeouts=timeouts,
                                 verify=verify, retry=retry, sleep=sleep, counter=counter)
+        self.site = Site(self)
         self.orders = Orders(self)
         self.products = Products(self)
         self.variations = Variations(self)
@@ -128,6 +129,25 @@ class WooClient:
     def __repr__(self) -> str:
         named = f"{self.name!r}, " if self.name != self.host else ""
         return f"WooClient({named}host={self.host!r}, auth={self.auth_mode!r})"
+
+
+class Site:
+    """`woo.site`: the WordPress site behind the store (the REST index, which needs no auth)."""
+
+    def __init__(self, client: WooClient):
+        self._c = client
+
+    def index(self, fields: Sequence[str] = ("name", "url", "home")) -> Mapping[str, Any]:
+        """`GET /wp-json/?_fields=...`: WordPress's site index, cut to `fields` (the full index lists
+        every route of every plugin, hundreds of KB)."""
+        resp = self._c._http.get(self._c.url + "/wp-json/", {"_fields": ",".join(fields)} if fields else None)
+        return _object(resp)
+
+    def home(self) -> str | None:
+        """The site's home URL (`home_url()`): the same for every address the shop answers on, so it
+        tells two configured URLs of one shop apart from two shops."""
+        value = self.index(("home",)).get("home")
+        return str(value) if value else None
 
 
 class Orders:

@@ -365,7 +365,7 @@ def test_a_failed_order_note_does_not_turn_an_imported_order_into_a_failure(box,
         report = runner.apply()
         [result] = [r for r in report.results if r.action.kind == "order.import"]
         assert result.outcome == "applied", str(report)
-        assert "note" in result.result.get("note_error", "")
+        assert "note" in (result.result.note_error or "")
         so = the_so(box, order["id"])
         entry = runner.state.ledger_get("shop-a", order["id"])
         assert (entry.status, entry.sales_order_id) == ("imported", so["id"])

@@ -31,6 +31,8 @@ def test_a_debug_run_leaks_no_credential(tmp_path, caplog):
 def test_redaction_of_third_party_log_lines():
     assert "ck_9" not in redact_text("Normalized params: oauth_consumer_key=ck_9&oauth_nonce=1&page=1")
     assert "ck_9" not in redact_text("GET&http%3A%2F%2Fh%2Fo&oauth_consumer_key%3Dck_9%26oauth_nonce%3D1")
+    # a parameter sorting before oauth_*: the name follows an encoded "&", not a word boundary
+    assert "ck_9" not in redact_text("GET&http%3A%2F%2Fh%2F&_fields%3Dhome%26oauth_consumer_key%3Dck_9%26oauth_n%3D1")
     assert "ck_9" not in redact_text("[('oauth_consumer_key', 'ck_9'), ('page', '1')]")
     assert "ck_9" not in redact_text("<Client client_key=ck_9, client_secret=****>")
     assert "cs_9" not in redact_text('"GET /wp-json/wc/v3/orders?consumer_key=ck_1&consumer_secret=cs_9 HTTP/1.1"')

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from katana_woo_sdk.engines.orders import PAGE, _walk_modified
+from katana_woo_sdk.engines.orders import PAGE, walk_modified
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -34,7 +34,7 @@ def test_an_order_changed_mid_walk_does_not_push_another_off_the_page():
         if n == 1:   # after the first page: order 5 is edited, so it moves to the end of the order
             store.modified[5] = T0 + timedelta(days=1)
     store.on_request = change
-    seen = {o.id for o in _walk_modified(store, ("processing",), None)}
+    seen = {o.id for o in walk_modified(store, ("processing",), None)}
     assert seen == set(range(1, 251))     # page numbers would have skipped order 101
     assert store.requests == 3
 
@@ -42,6 +42,6 @@ def test_an_order_changed_mid_walk_does_not_push_another_off_the_page():
 def test_more_than_a_page_changed_in_one_second_is_paged_through():
     same = T0 + timedelta(hours=1)
     store = FakeStore({i: same for i in range(1, PAGE + 31)} | {999: same + timedelta(seconds=5)})
-    seen = [o.id for o in _walk_modified(store, ("processing",), T0)]
+    seen = [o.id for o in walk_modified(store, ("processing",), T0)]
     assert set(seen) == set(range(1, PAGE + 31)) | {999}
     assert store.requests <= 4

@@ -13,19 +13,23 @@ from decimal import Decimal
 import pytest
 
 from katana_woo_sdk import report
+from katana_woo_sdk.actions import AdjustmentRow, CustomerData, ImportRow, InitialImport, OrderImport, StockPush, StockWriteItem
 from katana_woo_sdk.plan import (Action, ActionResult, ConditionView, Hold, LocationRef, MappingPlan, Plan, Report,
                                  Status, StorePlan, StoreReport, StoreStatus)
 from katana_woo_sdk.report import StockComparison, StockRow
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 MAIN, EAST = LocationRef(1, "Main Warehouse"), LocationRef(2, "East Coast DC")
-SECRET = "cs_0123456789abcdef"
+SECRET = "anna.private@example.test"    # contact data a plan may carry (include_customer_data): never rendered
 
 
 def order(store: str, n: int, location: str = "Main Warehouse") -> Action:
+    payload = OrderImport(n, str(n), f"WC-{store}-{n}", 1, (ImportRow("A", 11, Decimal(1), Decimal("9.5")),),
+                          created=T0, customer="guest",
+                          customer_data=CustomerData(SECRET, "Anna", "555-0100", ({"line_1": "1 Road"},)))
     return Action(store, "order.import", f"order:{n}", f"WC-{store}-{n}: 3 rows -> {location}",
                   after={"order_no": f"WC-{store}-{n}", "location_id": 1, "rows": [["A", "1"]]},
-                  fingerprint=f"fp{n}", payload={"order_no": f"WC-{store}-{n}"})
+                  fingerprint=f"fp{n}", payload=payload)
 
 
 def big_plan() -> Plan:
@@ -33,12 +37,14 @@ def big_plan() -> Plan:
     actions.append(Action("shop-eu", "stock.initial_import", "initial-import",
                           "stock adjustment WOO-INIT-shop-eu at Main Warehouse: 2 rows",
                           before={"A": "0", "B": "0"}, after={"A": "5", "B": "7"},
-                          payload={"rows": [{"sku": "A", "from": "0", "to": "5"}, {"sku": "B", "from": "0", "to": "7"}],
-                                   "consumer_secret": SECRET}))
+                          payload=InitialImport("WOO-INIT-shop-eu", 1, "set", (
+                              AdjustmentRow("A", 11, Decimal(5), Decimal(0), Decimal(5)),
+                              AdjustmentRow("B", 12, Decimal(7), Decimal(0), Decimal(7))))))
     before = {f"SKU-{i:02}": i + 5 for i in range(37)}
     after = {f"SKU-{i:02}": i for i in range(37)}
+    writes = tuple(StockWriteItem(sku, 100 + i, None, before[sku], after[sku]) for i, sku in enumerate(before))
     actions.append(Action("shop-eu", "stock.push", "stock-push", "37 stock levels from Main Warehouse",
-                          before=before, after=after, payload={"writes": [], "location_id": 1}))
+                          before=before, after=after, payload=StockPush(1, writes)))
     holds = (Hold("shop-eu", 40, "40", "unknown_sku", "SKU <NOPE> is not in Katana"),
              Hold("shop-eu", 41, "41", "no_customer", "no billing email"))
     eu = StorePlan("shop-eu", MappingPlan("remap", EAST, MAIN), tuple(actions), holds,
@@ -157,6 +163,8 @@ def test_plan_json_round_trip(tmp_path):
     plan = big_plan()
     again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
     assert again == plan
+    assert [a.payload for a in again.actions] == [a.payload for a in plan.actions]   # typed, field by field
+    assert again.plan_id == plan.plan_id
     assert str(again) == str(plan) and again.to_markdown() == plan.to_markdown()
     loaded = Plan.load(plan.save(tmp_path / "plan.json"))
     assert loaded == plan and loaded.exit_code == 2

@@ -1,25 +1,33 @@
-"""What one run reads once and shares: Katana locations, the variant catalogue, inventory per
-location, each store's catalogue and open orders, customers and tax rates found so far.
+"""What one run reads once and shares: a cache of Katana locations, the variant catalogue,
+inventory per location, each store's catalogue, sales orders, parents' SKUs and site identity,
+customers and tax rates found so far.
 
-Created by the runner for each plan or apply; read by the engines. Caching here is what keeps a
-run near the minimum number of calls: every store on one Katana key shares its rate limit, so the
-inventory of a location is read once per run however many stores map to it.
+Created by the runner for each plan or apply; read by the engines. It holds reads, never a
+figure an engine computed: engines hand their results to the runner as typed values. The only
+writes are to keep the cache true after our own changes (`remember_order`, `forget_inventory`).
+Caching here is what keeps a run near the minimum number of calls: every store on one Katana key
+shares its rate limit, so the inventory of a location is read once per run however many stores
+map to it.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from ..config import Config, StoreConfig
 from ..katana import KatanaClient
-from ..models import Customer, InventoryRow, Location, SalesOrder, TaxRate, Variant, WooOrder, WooProduct
+from ..models import Customer, InventoryRow, Location, SalesOrder, TaxRate, Variant, WooProduct
 from ..state import State
 from ..woo import SKU_CHUNK, WooClient
 
 log = logging.getLogger(__name__)
+
+IDENTITY_CURSOR = "site.identity"
+PARENT_CHUNK = 100      # parent ids per `GET /products?include=`: well inside a safe URL length
 
 
 def progress(iterable: Iterable, *, desc: str, total: int | None = None, enabled: bool | None = None):
@@ -44,34 +52,39 @@ def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
-@dataclass
-class StoreRead:
-    """What a run read from one store."""
+@dataclass(frozen=True)
+class Catalog:
+    """A store's products and the variations that matter; `unread_variations`: variations skipped
+    by the SKU lookup because Katana knows none of their SKUs (nothing could be pushed to them)."""
 
-    orders: list[WooOrder] = field(default_factory=list)          # import candidates, by modified cursor
-    held_refetched: list[WooOrder] = field(default_factory=list)   # held orders read again by id
-    uncommitted: list[WooOrder] = field(default_factory=list)      # stock-taking orders that are not imported
-    newest_modified: Any = None                                    # cursor candidate
+    items: tuple[WooProduct, ...]
+    unread_variations: int = 0
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def parent_skus(self) -> dict[int, str]:
+        return {p.id: p.sku for p in self.items if p.type == "variable"}
 
 
 class RunContext:
     def __init__(self, config: Config, katana: KatanaClient, woo: Mapping[str, WooClient], state: State,
-                 *, progress: bool | None = None):
+                 *, progress: bool | None = None, keep: bool = False):
+        """`keep`: remember what is worth keeping across runs (site identities) in the state; an
+        apply does, a plan (which only reads) does not."""
         self.config, self.katana, self.woo, self.state = config, katana, woo, state
-        self.progress = progress
+        self.progress, self._keep = progress, keep
         self._locations: list[Location] | None = None
         self._variants: dict[str, Variant] | None = None
         self._inventory: dict[int, dict[int, InventoryRow]] = {}
-        self._catalog: dict[str, list[WooProduct]] = {}
+        self._catalog: dict[str, Catalog] = {}
         self._katana_orders: dict[str, dict[str, SalesOrder]] = {}
         self._customers: dict[str, Customer] = {}
         self._tax_rates: dict[Decimal, TaxRate] = {}
-        self.reads: dict[str, StoreRead] = {}
-        self.unread_variations: dict[str, int] = {}   # store -> variations skipped by the SKU lookup
-        # location id -> variant id -> quantity the stores took that Katana has not committed
-        self.pending: dict[int, dict[int, Decimal]] = {}
-        # the part of it that comes from stores a `--store` run leaves out
-        self.companion_pending: dict[int, dict[int, Decimal]] = {}
+        self._parents: dict[str, dict[int, str]] = {}
 
     # --- Katana ----------------------------------------------------------------------------------
 
@@ -108,8 +121,10 @@ class RunContext:
             for so in self.katana.sales_orders.list(ecommerce_store_name=key, include_deleted=True):
                 if so.ecommerce_order_id is None:
                     continue
-                # Keep a live order over a deleted one with the same key.
-                if so.ecommerce_order_id not in found or found[so.ecommerce_order_id].deleted_at is not None:
+                # Keep a live order over a deleted one with the same key, and the oldest of two live.
+                have = found.get(so.ecommerce_order_id)
+                if have is None or (have.deleted_at is not None and so.deleted_at is None) \
+                        or (have.deleted_at is None and so.deleted_at is None and so.id < have.id):
                     found[so.ecommerce_order_id] = so
             self._katana_orders[key] = found
         return self._katana_orders[key]
@@ -142,13 +157,13 @@ class RunContext:
 
     # --- WooCommerce -----------------------------------------------------------------------------
 
-    def catalog(self, store: StoreConfig) -> list[WooProduct]:
+    def catalog(self, store: StoreConfig) -> Catalog:
         """Every product of the store (pages of 100) and the variations that matter.
 
         Variations are read per variable product (one listing each) or, when that would cost more
         calls, by SKU: `GET /products?sku=A,B,...` returns variations too, 50 SKUs a call, for the
         Katana SKUs no simple product carries. A variation whose SKU Katana does not know is then not
-        read (nothing could be pushed to it); `unread_variations` counts them for the report.
+        read (nothing could be pushed to it); the catalogue counts them.
         """
         if store.name not in self._catalog:
             woo = self.woo[store.name]
@@ -156,14 +171,54 @@ class RunContext:
             variable = [p for p in items if p.type == "variable" and p.variations]
             wanted = sorted(set(self.variants_by_sku()) - {p.sku for p in items if p.sku}) if variable else []
             by_sku_calls = -(-len(wanted) // SKU_CHUNK)
+            unread = 0
             if variable and by_sku_calls < len(variable):
                 found = [p for p in woo.products.by_skus(wanted).values() if p.is_variation]
                 owned = {v for p in variable for v in p.variations}
                 read = [p for p in found if p.id in owned]
                 items.extend(read)
-                self.unread_variations[store.name] = len(owned) - len(read)
+                unread = len(owned) - len(read)
             else:
                 for product in variable:
                     items.extend(woo.variations.iter(product.id))
-            self._catalog[store.name] = items
+            self._catalog[store.name] = Catalog(tuple(items), unread)
         return self._catalog[store.name]
+
+    def parent_skus(self, store: StoreConfig, parent_ids: Iterable[int] = ()) -> dict[int, str]:
+        """Parent product id -> the parent's own SKU, for telling a variation without a SKU of its
+        own (WooCommerce shows it with the parent's) from one with its own. From the catalogue when
+        it was read, else one `GET /products?include=` per 100 parents not yet known."""
+        known = self._parents.setdefault(store.name, {})
+        if store.name in self._catalog or store.stock.sync or store.stock.initial_import:
+            # The run reads this store's catalogue anyway: its variable products name every parent.
+            known.update(self.catalog(store).parent_skus())
+        missing = sorted({int(i) for i in parent_ids if i} - set(known))
+        for start in range(0, len(missing), PARENT_CHUNK):
+            chunk = missing[start:start + PARENT_CHUNK]
+            for product in self.woo[store.name].products.iter(include=chunk):
+                known[product.id] = product.sku
+            for pid in chunk:
+                known.setdefault(pid, "")     # deleted parent: no SKU to confuse a line with
+        return known
+
+    def site_identity(self, store: StoreConfig) -> str | None:
+        """The shop's own address (WordPress's `home`), read once per store URL and kept in the
+        state: two configured stores with the same identity are one shop. None when unreadable."""
+        cached = self.state.get_cursor(store.name, IDENTITY_CURSOR)
+        if cached:
+            data = json.loads(cached)
+            if data.get("url") == store.url:
+                return data.get("home")
+        home = self.woo[store.name].site.home()
+        if home and self._keep:
+            self.state.set_cursor(store.name, IDENTITY_CURSOR, json.dumps({"url": store.url, "home": home}))
+        return home
+
+
+def normalise_home(url: Any) -> str:
+    """`home` as an identity: neither the scheme nor a trailing slash makes another shop."""
+    text = str(url or "").strip().lower().rstrip("/")
+    for prefix in ("https://", "http://"):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text

@@ -1,78 +1,105 @@
 """Order import: WooCommerce orders become Katana sales orders at the store's mapped location,
 exactly once.
 
-Called by the runner: `read_orders` (the store's candidates), `plan_orders` (reads only: one
-`order.import` action per importable order, a `Hold` per order that cannot be imported yet) and
-`apply_import` (creates the customer, tax rates, sales order and shipping fee, then the ledger).
+Called by the runner, in this order: `read_orders` (the store's candidates, as `OrderFacts`),
+`plan_orders` (reads only: an `order.import` action per importable order, an `order.complete`
+action per sales order an interrupted run left without its shipping fee, a `Hold` per order that
+cannot be imported yet), then at apply `apply_import` / `apply_completion` per action,
+`record_outcomes` (ledger and cursor) and `repair_duplicates`. `read_changed` is the freshness read
+the runner makes right before a location's stock writes.
 
 Exactly once rests on Katana, not on local memory: every sales order carries
 `ecommerce_store_name` + `ecommerce_order_id`, and before creating anything the store's orders are
 listed from Katana with deleted ones included (re-checked client-side, since Katana ignores
 filters it does not know). So a lost state, a crash between create and ledger, or a sales order
 deleted in Katana never leads to a second import. A create that failed with a 5xx or a timeout
-may have succeeded; it is looked up before it is tried again.
+may have succeeded; it is looked up before it is tried again. Two runners that got past all of
+that (two machines, a listing that lagged) leave two sales orders with one key: every run checks
+the keys it created and deletes the newer of two while it is not shipped.
+
+A planned action carries no customer contact data: apply builds the customer and the addresses
+from the order as it re-reads it, so a plan file can be posted on a pull request.
 """
 from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+from ..actions import CustomerData, ImportRow, OrderCompletion, OrderImport, ShippingFee, TaxRef
 from ..config import StoreConfig
-from ..errors import KatanaWooError, RejectedError, ServerError, TransportError, UnexpectedResponseError
-from ..models import (AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrderDraft, SalesOrderRowDraft,
-                      WooOrder, dec, parse_datetime)
-from ..plan import Action, Hold, fingerprint
+from ..errors import KatanaWooError, NotFoundError, RejectedError, ServerError, TransportError, UnexpectedResponseError
+from ..models import AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrderDraft, SalesOrderRowDraft, WooOrder
+from ..plan import FAILED, SKIPPED, Action, ActionResult, Hold, fingerprint
 from ..state import LedgerEntry
-from .context import RunContext, StoreRead
+from .context import RunContext
+from .lines import TaxUnknown, match_line, tax_ref, variation_parents
 
 log = logging.getLogger(__name__)
 
 CURSOR = "orders.modified_after"
-# WooCommerce reduces stock when an order enters these statuses (recorded on a real 10.0.2 store).
-STOCK_TAKING_STATUSES = ("processing", "on-hold", "completed")
 CENT = Decimal("0.0001")
 PAGE = 100  # WooCommerce's per_page maximum
 
 
 # --- reading -------------------------------------------------------------------------------------
 
-def read_orders(ctx: RunContext, store: StoreConfig) -> StoreRead:
+@dataclass(frozen=True)
+class OrderFacts:
+    """What a run read of one store's orders."""
+
+    store: str
+    orders: tuple[WooOrder, ...] = ()            # candidates since the cursor, and held ones re-read
+    uncommitted: tuple[WooOrder, ...] = ()       # stock-taking orders in statuses that are not imported
+    newest_modified: datetime | None = None      # cursor candidate
+    read_started: datetime | None = None         # our clock just before the first read
+    complete: bool = False                       # `orders` holds every open order in the imported statuses
+
+    @property
+    def seen(self) -> tuple[WooOrder, ...]:
+        return self.orders + self.uncommitted
+
+    def by_id(self) -> dict[int, WooOrder]:
+        return {o.id: o for o in self.seen}
+
+
+def read_orders(ctx: RunContext, store: StoreConfig) -> OrderFacts:
     """Candidates since the cursor (minus an overlap window, in GMT), held orders again by id, and
     the stock-taking orders that will not be imported (for the stock figure)."""
     woo, opts = ctx.woo[store.name], store.orders
-    read = StoreRead()
+    started = datetime.now(timezone.utc)
     cursor = ctx.state.get_cursor(store.name, CURSOR)
-    if cursor:
-        since = parse_datetime(cursor) - timedelta(minutes=opts.overlap_minutes)
-    else:
-        since = opts.since
+    since = _parse(cursor) - timedelta(minutes=opts.overlap_minutes) if cursor else opts.since
     seen: dict[int, WooOrder] = {}
-    for order in _walk_modified(woo, tuple(opts.statuses), since):
+    newest = None
+    for order in walk_modified(woo, tuple(opts.statuses), since):
         seen[order.id] = order
-        if order.date_modified_gmt and (read.newest_modified is None or order.date_modified_gmt > read.newest_modified):
-            read.newest_modified = order.date_modified_gmt
+        if order.date_modified_gmt and (newest is None or order.date_modified_gmt > newest):
+            newest = order.date_modified_gmt
     held_ids = [oid for oid, e in ctx.state.ledger(store.name, status="held").items() if oid not in seen]
     if held_ids:
-        read.held_refetched = list(woo.orders.iter(statuses=("any",), include=held_ids, orderby="id"))
-        for order in read.held_refetched:
+        for order in woo.orders.iter(statuses=("any",), include=held_ids, orderby="id"):
             seen.setdefault(order.id, order)
-    read.orders = sorted(seen.values(), key=lambda o: o.id)
     # Orders WooCommerce already took stock for that this run will not import (e.g. on-hold when
     # only processing is imported): Katana does not commit them, so the pushed figure must.
-    extra = [s for s in STOCK_TAKING_STATUSES if s not in opts.statuses and s != "completed"]
+    extra = [s for s in ("processing", "on-hold") if s not in opts.statuses]
+    uncommitted: tuple[WooOrder, ...] = ()
     if extra:
-        imported = ctx.state.ledger(store.name, status="imported")
-        read.uncommitted = [o for o in woo.orders.iter(statuses=tuple(extra))
-                            if o.id not in imported and str(o.id) not in ctx.katana_orders(store)]
-    ctx.reads[store.name] = read
-    return read
+        uncommitted = tuple(woo.orders.iter(statuses=tuple(extra)))
+    return OrderFacts(store.name, tuple(sorted(seen.values(), key=lambda o: o.id)), uncommitted, newest, started,
+                      complete=cursor is None and opts.since is None)
 
 
-def _walk_modified(woo, statuses: tuple[str, ...], since: datetime | None):
+def read_changed(ctx: RunContext, store: StoreConfig, since: datetime) -> tuple[WooOrder, ...]:
+    """Orders of any status modified after `since` (GMT, to the second): what shoppers did while a
+    run was under way. One call unless more than a page changed."""
+    return tuple(walk_modified(ctx.woo[store.name], (), since))
+
+
+def walk_modified(woo, statuses: tuple[str, ...], since: datetime | None):
     """Orders modified after `since`, oldest change first, read as a keyset walk: every request is
     the first page after the last change seen (less a second, as `modified_after` is exclusive and
     to the second). Page numbers would shift under an order changed or closed during the walk and
@@ -80,7 +107,7 @@ def _walk_modified(woo, statuses: tuple[str, ...], since: datetime | None):
     restarting from the last change cannot skip. Repeats are dropped by id by the caller."""
     after, page = since, 1
     while True:
-        batch = list(itertools.islice(woo.orders.iter(statuses=statuses, modified_after=after, page=page,
+        batch = list(itertools.islice(woo.orders.iter(statuses=statuses or None, modified_after=after, page=page,
                                                       per_page=PAGE), PAGE))
         yield from batch
         if len(batch) < PAGE:
@@ -93,26 +120,37 @@ def _walk_modified(woo, statuses: tuple[str, ...], since: datetime | None):
             page += 1          # more than a page changed within one second: page through that second
 
 
+def _parse(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 # --- planning ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class OrdersPlan:
-    actions: tuple[Action, ...]
-    holds: tuple[Hold, ...]
-    recovered: int              # already in Katana but missing from the ledger (state lost / crash)
-    pending_qty: Mapping[int, Decimal]  # variant id -> quantity WooCommerce took that Katana has not committed
+class OrderPlan:
+    actions: tuple[Action, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    recovered: int = 0          # already in Katana but missing from the ledger (state lost / crash)
 
 
-def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, read: StoreRead) -> OrdersPlan:
+def is_committed(ctx: RunContext, store: StoreConfig, woo_order_id: int) -> bool:
+    """Katana has (or had, if deleted there) a sales order for the order."""
+    entry = ctx.state.ledger_get(store.name, woo_order_id)
+    return (entry is not None and entry.status == "imported") or str(woo_order_id) in ctx.katana_orders(store)
+
+
+def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, facts: OrderFacts, *,
+                include_customer_data: bool = False) -> OrderPlan:
     opts = store.orders
     ledger = ctx.state.ledger(store.name)
     existing = ctx.katana_orders(store)
     variants = ctx.variants_by_sku()
+    parents = ctx.parent_skus(store, {pid for o in facts.orders for pid in variation_parents(o)})
     actions: list[Action] = []
     holds: list[Hold] = []
-    pending: dict[int, Decimal] = {}
     recovered = 0
-    for order in read.orders:
+    for order in facts.orders:
         entry = ledger.get(order.id)
         if entry is not None and entry.status == "imported":
             continue
@@ -128,212 +166,194 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, read: S
             continue
         if order.status not in opts.statuses:
             continue  # a held order that left the imported statuses (e.g. cancelled): nothing to do
-        draft, hold = build_payload(ctx, store, location, order, variants)
-        add_quantities(pending, variant_quantities(order, variants))
+        payload, hold = build_import(store, location, order, variants, parents,
+                                     include_customer_data=include_customer_data)
         if hold is not None:
             holds.append(hold)
             continue
         actions.append(Action(
             store=store.name, kind="order.import", key=f"order:{order.id}",
-            summary=f"{draft['order_no']}: {len(draft['rows'])} rows -> {location.name}",
-            before=None, after={"order_no": draft["order_no"], "location_id": location.id,
-                                "rows": [[r["sku"], r["quantity"]] for r in draft["rows"]]},
-            fingerprint=fingerprint(draft), payload=draft))
-    for order in read.uncommitted:
-        add_quantities(pending, variant_quantities(order, variants))
-    return OrdersPlan(tuple(actions), tuple(holds), recovered, pending)
+            summary=f"{payload.order_no}: {len(payload.rows)} rows -> {location.name}",
+            before=None, after={"order_no": payload.order_no, "location_id": location.id,
+                                "rows": [[r.sku, str(r.quantity)] for r in payload.rows]},
+            fingerprint=fingerprint(payload.fingerprint_parts()), payload=payload))
+    return OrderPlan(tuple(actions), tuple(holds), recovered)
 
 
-def _line_quantities(order: WooOrder) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for li in order.line_items:
-        if li.sku:
-            out[li.sku] = out.get(li.sku, Decimal(0)) + Decimal(li.quantity)
-    return out
-
-
-def variant_quantities(order: WooOrder, variants: Mapping[str, Any]) -> dict[int, Decimal]:
-    """Katana variant id -> quantity on the order's lines whose SKU Katana knows."""
-    out: dict[int, Decimal] = {}
-    for sku, qty in _line_quantities(order).items():
-        if sku in variants:
-            out[variants[sku].id] = out.get(variants[sku].id, Decimal(0)) + qty
-    return out
-
-
-def add_quantities(into: dict[int, Decimal], quantities: Mapping[int, Decimal]) -> None:
-    for variant_id, qty in quantities.items():
-        into[variant_id] = into.get(variant_id, Decimal(0)) + qty
-
-
-def build_payload(ctx: RunContext, store: StoreConfig, location: Location, order: WooOrder,
-                  variants: Mapping[str, Any]) -> tuple[dict[str, Any], Hold | None]:
-    """The JSON-able description of the sales order to create, or why the order must wait."""
-    def hold(reason: str, detail: str) -> tuple[dict[str, Any], Hold]:
-        return {}, Hold(store.name, order.id, order.number, reason, detail)
+def build_import(store: StoreConfig, location: Location, order: WooOrder, variants: Mapping[str, Any],
+                 parents: Mapping[int, str], *, include_customer_data: bool = False
+                 ) -> tuple[OrderImport | None, Hold | None]:
+    """The sales order to create for `order`, or why the order must wait."""
+    def hold(reason: str, detail: str) -> tuple[None, Hold]:
+        return None, Hold(store.name, order.id, order.number, reason, detail)
 
     if not order.line_items:
         return hold("no_lines", "the order has no line items")
     rows = []
-    tax_percent_by_rate_id = {int(t.get("rate_id") or 0): dec(t.get("rate_percent"), None)
-                              for t in order.tax_lines}
-    for li in order.line_items:
-        if not li.sku and li.product_id == 0:
-            return hold("deleted_product", f"line {li.name!r}: the product was deleted in WooCommerce and "
-                                           f"the line has no SKU; recreate it or edit the order")
-        if not li.sku:
-            return hold("no_sku", f"line {li.name!r} has no SKU; give the product a SKU that exists in Katana")
-        variant = variants.get(li.sku)
-        if variant is None:
-            return hold("unknown_sku", f"SKU {li.sku!r} (line {li.name!r}) has no Katana variant "
-                                       f"(SKUs match exactly and case-sensitively)")
-        quantity = Decimal(li.quantity)
-        if quantity <= 0:
-            continue
-        # WooCommerce keeps line subtotals ex tax even when the store's prices include tax, so the
-        # unit price Katana wants (ex tax, like Katana's own integration) is subtotal / quantity.
-        unit = (li.subtotal / quantity).quantize(CENT, ROUND_HALF_UP)
-        discount = (li.subtotal - li.total).quantize(CENT, ROUND_HALF_UP)
-        rows.append({"sku": li.sku, "variant_id": variant.id, "quantity": str(quantity), "price_per_unit": str(unit),
-                     "total_discount": str(max(discount, Decimal(0))),
-                     "tax_percent": _tax_percent(li, tax_percent_by_rate_id)})
+    try:
+        for li in order.line_items:
+            match = match_line(li, variants, parents)
+            if match.variant is None:
+                return hold(match.reason or "unmatched", match.detail)
+            quantity = Decimal(li.quantity)
+            if quantity <= 0:
+                continue
+            # WooCommerce keeps line subtotals ex tax even when the store's prices include tax, so the
+            # unit price Katana wants (ex tax, like Katana's own integration) is subtotal / quantity.
+            unit = (li.subtotal / quantity).quantize(CENT, ROUND_HALF_UP)
+            discount = (li.subtotal - li.total).quantize(CENT, ROUND_HALF_UP)
+            tax = tax_ref(order, li.taxes, taxed=bool(li.total_tax or li.subtotal_tax), what=f"line {li.name!r}")
+            rows.append(ImportRow(li.sku, match.variant.id, quantity, unit, max(discount, Decimal(0)), tax))
+        shipping = _shipping(order)
+    except TaxUnknown as exc:
+        return hold("tax_rate_unknown", f"{exc}; Katana needs the rate, and it is never guessed from amounts")
     if not rows:
         return hold("no_lines", "no line has a positive quantity")
-    customer = _customer(store, order)
-    if customer is None:
+    if _customer_name(order) is None:
         return hold("no_customer", "the order has neither a billing email nor a name")
     created = order.date_created_gmt or datetime.now(timezone.utc)
-    return {
-        "woo_order_id": order.id, "woo_number": order.number, "woo_modified": order.date_modified_gmt,
-        "order_no": store.orders.order_no_format.format(store=store.name, number=order.number, id=order.id),
-        "location_id": location.id, "currency": order.currency or None,
-        "order_created_date": created.isoformat(),
-        "delivery_date": (created + timedelta(days=store.orders.delivery_days)).isoformat(),
-        "rows": rows, "customer": customer,
-        "addresses": [a for a in (_address("billing", order.billing), _address("shipping", order.shipping)) if a],
-        "shipping": _shipping(order),
-    }, None
+    return OrderImport(
+        woo_order_id=order.id, number=order.number,
+        order_no=store.orders.order_no_format.format(store=store.name, number=order.number, id=order.id),
+        location_id=location.id, rows=tuple(rows), shipping=shipping, currency=order.currency or None,
+        created=created, delivery=created + timedelta(days=store.orders.delivery_days),
+        customer=f"WooCommerce customer #{order.customer_id}" if order.customer_id else "guest",
+        customer_data=_customer_data(order) if include_customer_data else None), None
 
 
-def _shipping(order: WooOrder) -> dict[str, Any] | None:
-    """The shipping fee the sales order gets (ex tax, like the rows), or None."""
+def _shipping(order: WooOrder) -> ShippingFee | None:
+    """The shipping fee the sales order gets (ex tax, like the rows), its rate from the tax lines."""
     if not order.shipping_total > 0:
         return None
-    tax_percent = None
-    if order.shipping_tax > 0:
-        tax_percent = str((order.shipping_tax / order.shipping_total * 100).quantize(Decimal("0.001")))
-    return {"amount": str(order.shipping_total), "tax_percent": tax_percent}
+    taxes = [t for line in order.shipping_lines for t in (line.get("taxes") or ())]
+    tax = tax_ref(order, taxes, taxed=order.shipping_tax > 0, what="the shipping")
+    return ShippingFee(order.shipping_total, tax)
 
 
-def _lacks_fee(so: SalesOrder, shipping: Mapping[str, Any] | None) -> bool:
+def _lacks_fee(so: SalesOrder, shipping: ShippingFee | None) -> bool:
     """A live sales order without the shipping fee its WooCommerce order has (Katana answers
     `shipping_fee` null or {} when there is none)."""
-    return bool(shipping) and so.deleted_at is None and not so.raw.get("shipping_fee")
+    return shipping is not None and so.deleted_at is None and not so.raw.get("shipping_fee")
 
 
 def _completion(store: StoreConfig, order: WooOrder, so: SalesOrder) -> Action | None:
-    """An `order.import` action finishing a sales order an interrupted run created, or None."""
-    shipping = _shipping(order)
+    """An `order.complete` action finishing a sales order an interrupted run created, or None."""
+    try:
+        shipping = _shipping(order)
+    except TaxUnknown:
+        return None
     if not _lacks_fee(so, shipping):
         return None
-    payload = {"woo_order_id": order.id, "woo_number": order.number, "order_no": so.order_no,
-               "location_id": so.location_id, "sales_order_id": so.id, "shipping": shipping,
-               "rows": [{"sku": sku, "quantity": str(qty)} for sku, qty in _line_quantities(order).items()]}
-    return Action(store=store.name, kind="order.import", key=f"order:{order.id}",
+    payload = OrderCompletion(order.id, order.number, so.order_no, so.location_id or 0, so.id, shipping)
+    return Action(store=store.name, kind="order.complete", key=f"order:{order.id}",
                   summary=f"{so.order_no}: already in Katana (#{so.id}); add the missing shipping fee",
                   before={"order_no": so.order_no, "shipping_fee": None},
-                  after={"order_no": so.order_no, "shipping_fee": shipping["amount"]},
-                  fingerprint=fingerprint(payload), payload=payload)
+                  after={"order_no": so.order_no, "shipping_fee": str(shipping.amount)},
+                  fingerprint=fingerprint(payload.fingerprint_parts()), payload=payload)
 
 
-def _tax_percent(li, by_rate_id: Mapping[int, Decimal | None]) -> str | None:
-    if li.total_tax == 0 and li.subtotal_tax == 0:
-        return None
-    for tax in li.taxes:
-        rate = by_rate_id.get(int(tax.get("id") or 0))
-        if rate is not None:
-            return str(rate.normalize())
-    base = li.subtotal if li.subtotal else li.total
-    if not base:
-        return None
-    taxed = li.subtotal_tax if li.subtotal else li.total_tax
-    return str((taxed / base * 100).quantize(Decimal("0.001")).normalize())
-
-
-def _customer(store: StoreConfig, order: WooOrder) -> dict[str, Any] | None:
+def _customer_name(order: WooOrder) -> str | None:
     b = order.billing
-    email = (b.get("email") or "").strip() or None
+    email = (b.get("email") or "").strip()
     name = " ".join(x for x in (b.get("first_name"), b.get("last_name")) if x).strip() or (b.get("company") or "")
-    if not email and not name:
-        return None
-    reference = f"woo:{store.ecommerce_store_name}:{order.customer_id}" if order.customer_id else None
-    return {"email": email, "name": name or email, "first_name": b.get("first_name") or None,
-            "last_name": b.get("last_name") or None, "company": b.get("company") or None,
-            "phone": b.get("phone") or None, "currency": order.currency or None, "reference_id": reference}
+    return name or email or None
 
 
-def _address(kind: str, a: Mapping[str, Any]) -> dict[str, Any] | None:
-    if not any(a.get(k) for k in ("address_1", "city", "postcode", "country")):
-        return None
-    return {"entity_type": kind, "first_name": a.get("first_name") or None, "last_name": a.get("last_name") or None,
-            "company": a.get("company") or None, "phone": a.get("phone") or None,
-            "line_1": a.get("address_1") or None, "line_2": a.get("address_2") or None,
-            "city": a.get("city") or None, "state": a.get("state") or None, "zip": a.get("postcode") or None,
-            "country": a.get("country") or None}
+def _customer_data(order: WooOrder) -> CustomerData:
+    b = order.billing
+    return CustomerData((b.get("email") or "").strip() or None, _customer_name(order), b.get("phone") or None,
+                        tuple(a.to_api() for a in _addresses(order)))
+
+
+def _addresses(order: WooOrder) -> list[AddressDraft]:
+    out = []
+    for kind, a in (("billing", order.billing), ("shipping", order.shipping)):
+        if not any(a.get(k) for k in ("address_1", "city", "postcode", "country")):
+            continue
+        out.append(AddressDraft(kind, a.get("first_name") or None, a.get("last_name") or None,
+                                a.get("company") or None, a.get("phone") or None, a.get("address_1") or None,
+                                a.get("address_2") or None, a.get("city") or None, a.get("state") or None,
+                                a.get("postcode") or None, a.get("country") or None))
+    return out
 
 
 # --- applying ------------------------------------------------------------------------------------
 
-def apply_import(ctx: RunContext, store: StoreConfig, action: Action) -> dict[str, Any]:
-    """Create the sales order described by `action.payload`; returns what was created."""
-    p = action.payload
-    woo_id = int(p["woo_order_id"])
-    existing = ctx.katana_orders(store).get(str(woo_id))
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import or completion did in Katana."""
+
+    sales_order_id: int
+    order_no: str
+    created: bool
+    location_id: int | None = None
+    shipping_fee: Decimal | None = None
+    note: str = ""
+    note_error: str | None = None
+    customer_created: int | None = None     # the Katana customer this import created, if it did
+
+
+def apply_import(ctx: RunContext, store: StoreConfig, action: Action, order: WooOrder) -> ImportResult:
+    """Create the sales order `action` describes, with the customer and addresses of `order` (the
+    WooCommerce order as this run read it)."""
+    p: OrderImport = action.payload
+    existing = ctx.katana_orders(store).get(str(p.woo_order_id))
     if existing is not None:
-        result = {"sales_order_id": existing.id, "order_no": existing.order_no, "created": False,
-                  "note": "already in Katana"}
-        if _lacks_fee(existing, p.get("shipping")):
-            _add_shipping_fee(ctx, store, existing, p["shipping"])
-            result["shipping_fee"] = p["shipping"]["amount"]
-        _record(ctx, store, p, existing)
-        return result
-    customer_id = _customer_id(ctx, p["customer"])
-    rows = []
-    for r in p["rows"]:
-        tax_id = _tax_rate_id(ctx, r.get("tax_percent"))
-        rows.append(SalesOrderRowDraft(int(r["variant_id"]), Decimal(r["quantity"]), Decimal(r["price_per_unit"]),
-                                       tax_id, Decimal(r["total_discount"]), int(p["location_id"])))
+        fee = None
+        if _lacks_fee(existing, p.shipping):
+            _add_shipping_fee(ctx, store, existing, p.shipping)
+            fee = p.shipping.amount
+        _record(ctx, store, p.woo_order_id, p.number, p.rows, existing)
+        return ImportResult(existing.id, existing.order_no, False, existing.location_id, fee, "already in Katana")
+    customer_id, customer_created = _customer_id(ctx, store, order)
+    rows = tuple(SalesOrderRowDraft(r.variant_id, r.quantity, r.price_per_unit, _tax_rate_id(ctx, r.tax),
+                                    r.total_discount, p.location_id) for r in p.rows)
     draft = SalesOrderDraft(
-        order_no=p["order_no"], customer_id=customer_id, location_id=int(p["location_id"]), rows=tuple(rows),
-        ecommerce_store_name=store.ecommerce_store_name, ecommerce_order_id=str(woo_id),
-        order_created_date=parse_datetime(p["order_created_date"]), delivery_date=parse_datetime(p["delivery_date"]),
-        currency=p.get("currency"), addresses=tuple(AddressDraft(**a) for a in p.get("addresses") or ()),
-        additional_info=f"WooCommerce order #{p['woo_number']} from {store.ecommerce_store_name}")
+        order_no=p.order_no, customer_id=customer_id, location_id=p.location_id, rows=rows,
+        ecommerce_store_name=store.ecommerce_store_name, ecommerce_order_id=str(p.woo_order_id),
+        order_created_date=p.created, delivery_date=p.delivery, currency=p.currency,
+        addresses=tuple(_addresses(order)),
+        additional_info=f"WooCommerce order #{p.number} from {store.ecommerce_store_name}")
     so = _create_once(ctx, store, draft)
     ctx.remember_order(store, so)
-    ctx.forget_inventory(int(p["location_id"]))
-    result = {"sales_order_id": so.id, "order_no": so.order_no, "created": True}
+    ctx.forget_inventory(p.location_id)
+    fee = None
     # The fee before the ledger: an order the ledger calls imported is complete. If the fee fails
     # or the process dies here, the next run finds the sales order and adds the fee (`_completion`).
-    if p.get("shipping"):
-        _add_shipping_fee(ctx, store, so, p["shipping"])
-        result["shipping_fee"] = p["shipping"]["amount"]
-    _record(ctx, store, p, so)
+    if p.shipping is not None:
+        _add_shipping_fee(ctx, store, so, p.shipping)
+        fee = p.shipping.amount
+    _record(ctx, store, p.woo_order_id, p.number, p.rows, so)
+    note_error = None
     if store.orders.add_order_note:
         # A courtesy after the import is complete: its failure must not report the import as failed.
         try:
-            ctx.woo[store.name].orders.add_note(woo_id, f"Imported to Katana as sales order {so.order_no}.")
+            ctx.woo[store.name].orders.add_note(p.woo_order_id, f"Imported to Katana as sales order {so.order_no}.")
         except KatanaWooError as exc:
             log.warning("%s: order #%s imported as %s, but the order note failed: %s",
-                        store.name, p["woo_number"], so.order_no, exc)
-            result["note_error"] = f"order note not added: {exc}"
-    return result
+                        store.name, p.number, so.order_no, exc)
+            note_error = f"order note not added: {exc}"
+    return ImportResult(so.id, so.order_no, True, so.location_id, fee, "", note_error,
+                        customer_id if customer_created else None)
 
 
-def _add_shipping_fee(ctx: RunContext, store: StoreConfig, so: SalesOrder, shipping: Mapping[str, Any]) -> None:
-    tax_id = _tax_rate_id(ctx, shipping.get("tax_percent"))
-    fee = ctx.katana.sales_order_shipping_fee.create(so.id, Decimal(shipping["amount"]), "Shipping", tax_id)
-    ctx.remember_order(store, replace(so, raw={**so.raw, "shipping_fee": fee or {"amount": shipping["amount"]}}))
+def apply_completion(ctx: RunContext, store: StoreConfig, action: Action) -> ImportResult:
+    p: OrderCompletion = action.payload
+    so = ctx.katana_orders(store).get(str(p.woo_order_id))
+    if so is None or so.id != p.sales_order_id:
+        so = ctx.katana.sales_orders.get(p.sales_order_id)
+    fee = None
+    if _lacks_fee(so, p.shipping):
+        _add_shipping_fee(ctx, store, so, p.shipping)
+        fee = p.shipping.amount
+    _record(ctx, store, p.woo_order_id, p.number, (), so)
+    return ImportResult(so.id, so.order_no, False, so.location_id, fee, "completed an interrupted import")
+
+
+def _add_shipping_fee(ctx: RunContext, store: StoreConfig, so: SalesOrder, shipping: ShippingFee) -> None:
+    tax_id = _tax_rate_id(ctx, shipping.tax)
+    fee = ctx.katana.sales_order_shipping_fee.create(so.id, shipping.amount, "Shipping", tax_id)
+    ctx.remember_order(store, replace(so, raw={**so.raw, "shipping_fee": fee or {"amount": str(shipping.amount)}}))
 
 
 def _create_once(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) -> SalesOrder:
@@ -365,22 +385,96 @@ def _create_once(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) ->
 def _lookup(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) -> SalesOrder | None:
     matches = ctx.katana.sales_orders.list(ecommerce_store_name=store.ecommerce_store_name,
                                            ecommerce_order_id=draft.ecommerce_order_id, include_deleted=True)
-    return matches[0] if matches else None
+    live = sorted((so for so in matches if so.deleted_at is None), key=lambda so: so.id)
+    return live[0] if live else (matches[0] if matches else None)
 
 
-def _record(ctx: RunContext, store: StoreConfig, p: Mapping[str, Any], so: SalesOrder) -> None:
+def _record(ctx: RunContext, store: StoreConfig, woo_order_id: int, number: str, rows: Sequence[ImportRow],
+            so: SalesOrder) -> None:
     ctx.state.ledger_put(LedgerEntry(
-        store=store.name, woo_order_id=int(p["woo_order_id"]), woo_number=str(p["woo_number"]), status="imported",
+        store=store.name, woo_order_id=int(woo_order_id), woo_number=str(number), status="imported",
         sales_order_id=so.id, order_no=so.order_no, location_id=so.location_id,
         reason="deleted in Katana" if so.deleted_at else None,
-        lines_qty={r["sku"]: Decimal(r["quantity"]) for r in p.get("rows", ())}))
+        lines_qty={r.sku: r.quantity for r in rows} or None))
+
+
+def _customer_id(ctx: RunContext, store: StoreConfig, order: WooOrder) -> tuple[int, bool]:
+    """The Katana customer for the order's buyer (found by e-mail, once per run), or a new one;
+    and whether it was created now (`repair_customers` checks those for a twin)."""
+    b = order.billing
+    email = (b.get("email") or "").strip() or None
+    if email:
+        found = ctx.customer(email)
+        if found is not None:
+            return found.id, False
+    name = _customer_name(order) or ""
+    created = ctx.katana.customers.create(CustomerDraft(
+        name=name, email=email, first_name=b.get("first_name") or None, last_name=b.get("last_name") or None,
+        company=b.get("company") or None, phone=b.get("phone") or None, currency=order.currency or None,
+        reference_id=f"woo:{store.ecommerce_store_name}:{order.customer_id}" if order.customer_id else None))
+    if email:
+        ctx.remember_customer(email, created)
+    return created.id, True
+
+
+def _tax_rate_id(ctx: RunContext, tax: TaxRef | None) -> int | None:
+    if tax is None:
+        return None
+    found = ctx.tax_rate(tax.percent)
+    if found is None:
+        name = f"{plain_percent(tax.percent)}% (WooCommerce{': ' + tax.label if tax.label else ''})"
+        found = ctx.katana.tax_rates.create(tax.percent, name[:100])
+        ctx.remember_tax_rate(tax.percent, found)
+    return found.id
+
+
+def plain_percent(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# --- after applying: ledger, cursor, duplicates --------------------------------------------------
+
+def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan: OrderPlan,
+                    results: Sequence[ActionResult]) -> tuple[Hold, ...]:
+    """Holds recorded (with failed imports among them), recovered orders adopted, the cursor moved
+    only past orders this run dealt with (never past one a saved plan left out). Returns the
+    store's holds after the run."""
+    existing = ctx.katana_orders(store)
+    ledger = ctx.state.ledger(store.name)
+    by_id = facts.by_id()
+    failed = tuple(Hold(store.name, r.action.payload.woo_order_id, r.action.payload.number, "create_failed",
+                        r.message) for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
+    holds = tuple(plan.holds) + failed
+    for hold in holds:
+        record_hold(ctx, hold, by_id.get(hold.woo_order_id))
+    for order in facts.orders:
+        entry = ledger.get(order.id)
+        so = existing.get(str(order.id))
+        if so is not None and (entry is None or entry.status != "imported"):
+            record_existing(ctx, store, order, so)
+        elif so is None and entry is not None and entry.status == "held" and order.status not in store.orders.statuses:
+            ctx.state.ledger_put(replace(entry, status="skipped",
+                                         reason=f"left the imported statuses (now {order.status})"))
+    left_out = [by_id[r.action.payload.woo_order_id] for r in results
+                if r.action.kind == "order.import" and r.outcome == SKIPPED and r.action.payload.woo_order_id in by_id]
+    cursor = facts.newest_modified
+    if left_out:
+        oldest = min(o.date_modified_gmt for o in left_out if o.date_modified_gmt)
+        cursor = min(cursor, oldest - timedelta(seconds=1)) if cursor else oldest - timedelta(seconds=1)
+    if cursor is not None:
+        ctx.state.set_cursor(store.name, CURSOR, cursor.isoformat())
+    return holds
 
 
 def record_existing(ctx: RunContext, store: StoreConfig, order: WooOrder, so: SalesOrder) -> None:
     """Repair the ledger for an order Katana already has (lost state, crash before the ledger).
     One whose import did not finish (no shipping fee yet) stays held, so the next run re-reads it
     by id and `_completion` finishes it."""
-    if _lacks_fee(so, _shipping(order)):
+    try:
+        incomplete = _lacks_fee(so, _shipping(order))
+    except TaxUnknown:
+        incomplete = False
+    if incomplete:
         ctx.state.ledger_put(LedgerEntry(
             store=store.name, woo_order_id=order.id, woo_number=order.number, status="held",
             sales_order_id=so.id, order_no=so.order_no, location_id=so.location_id,
@@ -393,33 +487,97 @@ def record_existing(ctx: RunContext, store: StoreConfig, order: WooOrder, so: Sa
 
 
 def record_hold(ctx: RunContext, hold: Hold, order: WooOrder | None) -> None:
+    lines: dict[str, Decimal] = {}
+    for li in (order.line_items if order else ()):
+        if li.sku:
+            lines[li.sku] = lines.get(li.sku, Decimal(0)) + Decimal(li.quantity)
     ctx.state.ledger_put(LedgerEntry(
         store=hold.store, woo_order_id=hold.woo_order_id, woo_number=hold.number, status="held",
-        reason=f"{hold.reason}: {hold.detail}",
-        lines_qty={k: v for k, v in _line_quantities(order).items()} if order else None))
+        reason=f"{hold.reason}: {hold.detail}", lines_qty=lines or None))
 
 
-def _customer_id(ctx: RunContext, c: Mapping[str, Any]) -> int:
-    email = c.get("email")
-    if email:
-        found = ctx.customer(email)
-        if found is not None:
-            return found.id
-    created = ctx.katana.customers.create(CustomerDraft(
-        name=c["name"], email=email, first_name=c.get("first_name"), last_name=c.get("last_name"),
-        company=c.get("company"), phone=c.get("phone"), currency=c.get("currency"),
-        reference_id=c.get("reference_id")))
-    if email:
-        ctx.remember_customer(email, created)
-    return created.id
+def repair_customers(ctx: RunContext, created: Mapping[int, Sequence[int]], since: datetime) -> tuple[str, ...]:
+    """Customers this run created (`created`: customer id -> the sales orders given it) that another
+    runner created too (both looked the e-mail up, both found none): the older is kept, our orders
+    are pointed at it and ours is deleted. One listing of the customers created since `since`."""
+    if not created:
+        return ()
+    recent = ctx.katana.customers.created_since(since - timedelta(minutes=5))
+    by_email: dict[str, list[Any]] = {}
+    for c in recent:
+        if c.email:
+            by_email.setdefault(c.email.strip().lower(), []).append(c)
+    ours = {c.id: c for c in recent if c.id in created}
+    out = []
+    for cid, so_ids in created.items():
+        mine = ours.get(cid)
+        if mine is None or not mine.email:
+            continue
+        oldest = min(by_email.get(mine.email.strip().lower(), [mine]), key=lambda c: c.id)
+        if oldest.id == cid:
+            continue
+        try:
+            for so_id in so_ids:
+                ctx.katana.sales_orders.set_customer(ctx.katana.sales_orders.get(so_id), oldest.id)
+            ctx.katana.customers.delete(cid)
+            ctx.remember_customer(mine.email, oldest)
+            out.append(f"customer #{cid} duplicated #{oldest.id} (same e-mail, created by two runners): "
+                       f"its {len(so_ids)} sales order(s) now use #{oldest.id}, #{cid} was deleted")
+        except KatanaWooError as exc:
+            out.append(f"customer #{cid} duplicates #{oldest.id} (same e-mail); it could not be merged: {exc}")
+    return tuple(out)
 
 
-def _tax_rate_id(ctx: RunContext, percent: str | None) -> int | None:
-    if percent is None:
-        return None
-    rate = Decimal(percent)
-    found = ctx.tax_rate(rate)
-    if found is None:
-        found = ctx.katana.tax_rates.create(rate, f"{rate.normalize()}% (WooCommerce)")
-        ctx.remember_tax_rate(rate, found)
-    return found.id
+@dataclass(frozen=True)
+class Repair:
+    """A duplicate a run found among the keys it created, and what it did about it."""
+
+    woo_order_id: int
+    kept: int
+    duplicate: int
+    deleted: bool
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def repair_duplicates(ctx: RunContext, store: StoreConfig, created: Mapping[int, int],
+                      since: datetime) -> tuple[Repair, ...]:
+    """Check the keys this run created (`created`: woo order id -> sales order id) for a second
+    live sales order with the same key; keep the oldest, delete the newer while NOT_SHIPPED or
+    PENDING, report either way. One listing of the store's orders created since `since`."""
+    if not created:
+        return ()
+    listed = ctx.katana.sales_orders.list(ecommerce_store_name=store.ecommerce_store_name,
+                                          created_after=since - timedelta(minutes=5))
+    by_key: dict[str, list[SalesOrder]] = {}
+    for so in listed:
+        if so.deleted_at is None and so.ecommerce_order_id is not None:
+            by_key.setdefault(so.ecommerce_order_id, []).append(so)
+    repairs = []
+    for woo_id in sorted(created):
+        copies = sorted(by_key.get(str(woo_id), ()), key=lambda so: so.id)
+        if len(copies) < 2:
+            continue
+        keep = copies[0]
+        for dup in copies[1:]:
+            if dup.is_open:
+                try:
+                    ctx.katana.sales_orders.delete(dup.id)
+                    deleted, how = True, "deleted it"
+                except NotFoundError:
+                    deleted, how = True, "it was deleted meanwhile"
+                except KatanaWooError as exc:
+                    deleted, how = False, f"could not delete it: {exc}"
+            else:
+                deleted, how = False, f"it is {dup.status}, so it was left for you to resolve"
+            repairs.append(Repair(woo_id, keep.id, dup.id, deleted,
+                                  f"order #{woo_id} had two sales orders ({keep.order_no} #{keep.id} and "
+                                  f"{dup.order_no} #{dup.id}): kept the older, {how}"))
+        ctx.remember_order(store, keep)
+        entry = ctx.state.ledger_get(store.name, woo_id)
+        if entry is not None and entry.sales_order_id != keep.id:
+            ctx.state.ledger_put(replace(entry, sales_order_id=keep.id, order_no=keep.order_no,
+                                         location_id=keep.location_id))
+    return tuple(repairs)
