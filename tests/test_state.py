@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import subprocess
 import sys
@@ -11,9 +12,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import filelock
 import pytest
 
 from katana_woo_sdk import state as state_module
+from katana_woo_sdk._state_lock import StateLock
 from katana_woo_sdk.errors import StateError, StateLockedError
 from katana_woo_sdk.state import (
     MIGRATIONS, SCHEMA_VERSION, Condition, LedgerEntry, MappingRecord, RunRecord, State,
@@ -366,9 +369,9 @@ def test_lock_waits_until_the_other_process_releases(tmp_path, holder):
         with state.lock(timeout=10, poll_interval=0.01, owner="katana-woo apply") as me:
             assert waits and all(w <= 0.01 for w in waits)
             assert me.command == "katana-woo apply"
-            assert '"command": "katana-woo apply"' in (tmp_path / "kw.db.lock").read_text()
+            assert '"command": "katana-woo apply"' in (tmp_path / "kw.db.lock.holder").read_text()
     assert holder.wait(timeout=10) == 0
-    assert (tmp_path / "kw.db.lock").read_text() == ""  # holder info cleared on release
+    assert not (tmp_path / "kw.db.lock.holder").exists()  # holder info removed on release
 
 
 def test_lock_times_out(tmp_path, holder):
@@ -406,6 +409,72 @@ def test_two_states_in_one_process_exclude_each_other(tmp_path):
                     pass
         with b.lock():
             pass
+
+
+def test_holder_info_lives_beside_the_lock_file(tmp_path, holder):
+    """The lock file's content means nothing (Windows cannot even read it while it is locked): who
+    holds the lock is in `<db>.lock.holder`, and that is all a refused process reads."""
+    if sys.platform != "win32":  # where the locked file cannot be written to
+        (tmp_path / "kw.db.lock").write_text("not json", encoding="utf-8")  # filelock may truncate it too
+    info = json.loads((tmp_path / "kw.db.lock.holder").read_text(encoding="utf-8"))
+    assert info["pid"] == holder.pid and info["command"] == "katana-woo apply"
+    assert set(info) == {"pid", "host", "started_at", "command"}  # no arguments, no environment
+    with State(tmp_path / "kw.db") as state:
+        with pytest.raises(StateLockedError, match=f"pid {holder.pid} on "):
+            with state.lock():
+                pass
+
+
+def test_lock_of_a_killed_holder_is_free_at_once(tmp_path):
+    """The OS releases the lock when its holder dies: never stale, no cleanup needed. The dead
+    holder's info is still on disk, and the next holder overwrites it."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "kw.db")], cwd=REPO_ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    with proc:
+        assert proc.stdout.readline().strip() == "locked"
+        proc.kill()  # SIGKILL on POSIX, TerminateProcess on Windows: no finally, no cleanup
+        proc.wait(timeout=10)
+    assert f'"pid": {proc.pid}' in (tmp_path / "kw.db.lock.holder").read_text(encoding="utf-8")
+    with State(tmp_path / "kw.db") as state, state.lock(owner="katana-woo apply") as me:  # timeout 0
+        assert f'"pid": {me.pid}' in (tmp_path / "kw.db.lock.holder").read_text(encoding="utf-8")
+    assert not (tmp_path / "kw.db.lock.holder").exists()
+
+
+def test_lock_on_any_path_in_a_new_directory(tmp_path):
+    """Nothing SQLite about it: e.g. one lock per store in a shared lock directory."""
+    path = tmp_path / "locks" / "shop-eu.lock"
+    first = StateLock(path, "shop-eu", sleep=lambda s: None, kind="store")
+    second = StateLock(path, "shop-eu", sleep=lambda s: None, kind="store")
+    assert first.holder_path == tmp_path / "locks" / "shop-eu.lock.holder"
+    with first.hold(0, "katana-woo apply", 0.01, lambda: T0) as me:
+        assert path.exists() and first.holder_path.exists()
+        with pytest.raises(StateLockedError) as caught:
+            with second.hold(0.05, "katana-woo plan", 0.01, lambda: T0):
+                pytest.fail("two holders of one lock")
+    assert str(caught.value).startswith(f"store shop-eu is locked by pid {me.pid} on ")
+    assert "(katana-woo apply) since 2024-05-01T12:00:00+00:00" in str(caught.value)
+    assert caught.value.holder == me
+    with second.hold(0, "katana-woo plan", 0.01, lambda: T0):
+        pass
+
+
+def test_lock_refuses_a_soft_lock(tmp_path, monkeypatch):
+    """Where the OS offers no file lock, filelock would fall back to a marker file that a crash leaves
+    behind; the state lock refuses instead of taking a lock that could go stale."""
+    monkeypatch.setattr(filelock, "FileLock", filelock.SoftFileLock)
+    with State(tmp_path / "kw.db") as state:
+        with pytest.raises(StateError, match="no OS file lock"):
+            with state.lock():
+                pytest.fail("took a soft lock")
+    assert not (tmp_path / "kw.db.lock").exists()
+
+
+def test_lock_that_cannot_be_opened_is_a_state_error(tmp_path):
+    (tmp_path / "kw.db.lock").mkdir()  # a directory where the lock file should be
+    with State(tmp_path / "kw.db") as state:
+        with pytest.raises(StateError, match="cannot take the lock"):
+            with state.lock():
+                pass
 
 
 def test_in_memory_lock(clock):
