@@ -14,4 +14,6 @@ Layers (imports flow one way, top to bottom):
 `sandbox` holds the local emulators of both systems; it imports nothing above.
 """
 
+# The one place the version is written: setup.cfg reads it (`attr:`), `katana-woo --version` shows it,
+# and CHANGELOG.md has a section for each released value.
 __version__ = "0.1.0"
