@@ -3,8 +3,13 @@
 Called by `_katana_http` (the API handlers) and `katana_emulator` (the admin helpers), always under
 the emulator's one lock. Everything a client can observe derives from a small state: locations,
 products/variants, per-(variant, location) stock cells, customers, tax rates, stock adjustments
-and sales orders (whose rules live in `_katana_orders`). `quantity_committed` is computed from
-the open orders' rows, never stored.
+and inventory movements (their rules live in `_katana_stock`) and sales orders (`_katana_orders`).
+`quantity_committed` is computed from the open orders' rows, never stored.
+
+The lookups a client leans on are indexed the way Katana's database indexes them, so 10,000
+variants seed and list in seconds: live variants by SKU, products by name, a product's variants,
+sales order rows by id, order numbers, movements by variant. Records are only added or soft-deleted
+through the methods here (and in the two mixins), which keep those indexes current.
 """
 from __future__ import annotations
 
@@ -13,12 +18,13 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from ._katana_model import (OPEN, Location, Product, SalesOrder, StockCell, Variant, check_dto, dec, detail,
-                            invalid, iso, num, parse_date, q5, q10)
+                            iso, not_found, num, parse_date, q5, q10)
 from ._katana_orders import SalesOrderRules
+from ._katana_stock import StockRules
 
 # --- the store ------------------------------------------------------------------------------
 
-class KatanaData(SalesOrderRules):
+class KatanaData(SalesOrderRules, StockRules):
     """All emulated Katana state. Not thread-safe by itself: the emulator holds one RLock."""
 
     def __init__(self, *, now: Callable[[], datetime], base_currency_code: str = "USD",
@@ -36,13 +42,22 @@ class KatanaData(SalesOrderRules):
         self.stock: dict[tuple[int, int], StockCell] = {}
         self.customers: dict[int, dict[str, Any]] = {}
         self.tax_rates: dict[int, dict[str, Any]] = {}
-        self.stock_adjustments: dict[int, dict[str, Any]] = {}
         self.sales_orders: dict[int, SalesOrder] = {}
+        self._init_stock()
+        # Indexes (see the module docstring). Keys: SKU of a LIVE variant (Katana keeps those unique);
+        # product name; product id -> its variant ids; sales order row id -> order id; order_no -> how
+        # many orders (soft-deleted ones included) carry it.
+        self._variant_by_sku: dict[str, int] = {}
+        self._product_by_name: dict[str, int] = {}
+        self._variants_of: dict[int, list[int]] = {}
+        self._row_order: dict[int, int] = {}
+        self._order_nos: dict[str, int] = {}
         # Distinct id ranges per resource: a client that passes a variant id where a location id
         # belongs gets a 404/422 here instead of silently hitting another record.
         self._next = {"location": 101, "address": 501, "product": 20001, "variant": 30001, "customer": 40001,
                       "tax_rate": 301, "stock_adjustment": 60001, "stock_adjustment_row": 61001,
-                      "sales_order": 70001, "sales_order_row": 80001, "so_address": 90001, "shipping_fee": 95001}
+                      "sales_order": 70001, "sales_order_row": 80001, "so_address": 90001, "shipping_fee": 95001,
+                      "inventory_movement": 110001}
 
     def new_id(self, kind: str) -> int:
         value = self._next[kind]
@@ -58,7 +73,11 @@ class KatanaData(SalesOrderRules):
         return [v for v in self.variants.values() if v.deleted_at is None]
 
     def variant_by_sku(self, sku: str) -> Variant | None:
-        return next((v for v in self.live_variants() if v.sku == sku), None)
+        variant_id = self._variant_by_sku.get(sku)
+        return self.variants[variant_id] if variant_id is not None else None
+
+    def variants_of(self, product_id: int) -> list[Variant]:
+        return [self.variants[v] for v in self._variants_of.get(product_id, ())]
 
     def cell(self, variant_id: int, location_id: int) -> StockCell:
         return self.stock.setdefault((variant_id, location_id), StockCell())
@@ -94,7 +113,7 @@ class KatanaData(SalesOrderRules):
         return row
 
     def product_api(self, product: Product) -> dict[str, Any]:
-        variants = [v for v in self.live_variants() if v.product_id == product.id]
+        variants = [v for v in self.variants_of(product.id) if v.deleted_at is None]
         configs: dict[str, list[str]] = {}
         for v in variants:
             for k, val in v.config.items():
@@ -115,14 +134,6 @@ class KatanaData(SalesOrderRules):
     @staticmethod
     def tax_rate_api(rate: dict[str, Any]) -> dict[str, Any]:
         return {k: (num(v) if k == "rate" else v) for k, v in rate.items() if not k.startswith("_")}
-
-    @staticmethod
-    def stock_adjustment_api(adj: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in adj.items() if k != "stock_adjustment_rows"}
-        out["stock_adjustment_rows"] = [
-            {k: (num(v) if k in ("quantity", "cost_per_unit") else v) for k, v in row.items()}
-            for row in adj["stock_adjustment_rows"]]
-        return out
 
     # --- admin-level writes (no DTO: the Katana UI does these) --------------------------------
 
@@ -148,15 +159,36 @@ class KatanaData(SalesOrderRules):
         if sku is not None and self.variant_by_sku(sku) is not None:
             raise ValueError(f"a variant with SKU {sku!r} exists")   # Katana keeps SKUs unique
         product_name = product_name or name or sku or "Unnamed product"
-        product = next((p for p in self.products.values() if p.name == product_name), None)
-        if product is None:
+        product_id = self._product_by_name.get(product_name)
+        if product_id is None:
             product = Product(self.new_id("product"), product_name, self.now())
             self.products[product.id] = product
-        variant = Variant(self.new_id("variant"), sku, product.id, self.now(),
+            self._product_by_name[product_name] = product_id = product.id
+        variant = Variant(self.new_id("variant"), sku, product_id, self.now(),
                           sales_price=None if sales_price is None else dec(sales_price),
                           config=dict(config or {}), name=name)
         self.variants[variant.id] = variant
+        self._variants_of.setdefault(product_id, []).append(variant.id)
+        if sku is not None:
+            self._variant_by_sku[sku] = variant.id
         return variant
+
+    def delete_variant(self, variant: Variant) -> None:
+        """Soft delete, as the UI does: gone from lists and SKU lookups, still found by id."""
+        if variant.deleted_at is None:
+            variant.deleted_at = self.now()
+            if variant.sku is not None and self._variant_by_sku.get(variant.sku) == variant.id:
+                del self._variant_by_sku[variant.sku]
+
+    def delete_customer(self, customer_id: int) -> dict[str, Any]:
+        """`DELETE /customers/{id}`: a soft delete (`deleted_at` set, listed with include_deleted).
+        Assumed, as Katana documents no 412 for it: a customer with sales orders can be deleted too;
+        the orders keep their customer_id, and new orders for the customer are refused."""
+        customer = self.customers.get(customer_id)
+        if customer is None or customer["deleted_at"] is not None:
+            raise not_found()
+        customer["deleted_at"] = customer["updated_at"] = iso(self.now())
+        return customer
 
     # --- API writes --------------------------------------------------------------------------
 
@@ -181,10 +213,21 @@ class KatanaData(SalesOrderRules):
             details.append(detail(path, "notFound", f"tax rate {tax_rate_id} does not exist", value=tax_rate_id))
 
     def _check_order_no(self, order_no: str, details: list, *, exclude: int | None = None) -> None:
-        if self.unique_order_no and any(so.order_no == order_no and so.id != exclude
-                                        for so in self.sales_orders.values()):
+        taken = self._order_nos.get(order_no, 0)
+        if exclude is not None and self.sales_orders[exclude].order_no == order_no:
+            taken -= 1   # the order's own number
+        if self.unique_order_no and taken > 0:
             details.append(detail(".order_no", "unique", f"order_no {order_no!r} is already used",
                                   value=order_no))
+
+    def _set_order_no(self, so: SalesOrder, order_no: str) -> None:
+        """Every order_no change goes through here, so the uniqueness check stays an index lookup."""
+        if so.id in self.sales_orders:
+            self._order_nos[so.order_no] -= 1
+            if not self._order_nos[so.order_no]:
+                del self._order_nos[so.order_no]
+        so.order_no = order_no
+        self._order_nos[order_no] = self._order_nos.get(order_no, 0) + 1
 
     def _date(self, body: dict, name: str, details: list) -> datetime | None:
         try:
@@ -192,44 +235,6 @@ class KatanaData(SalesOrderRules):
         except ValueError:
             details.append(detail(f".{name}", "format", 'should match format "date-time"', format="date-time"))
             return None
-
-    def create_stock_adjustment(self, body: Any) -> dict[str, Any]:
-        check_dto("CreateStockAdjustmentDto", body)
-        details: list = []
-        self._check_location(body["location_id"], ".location_id", details, for_sales=False)
-        for i, row in enumerate(body["stock_adjustment_rows"]):
-            self._check_variant(row["variant_id"], f".stock_adjustment_rows[{i}].variant_id", details)
-            if "cost_per_unit" in row and row["quantity"] < 0:
-                details.append(detail(f".stock_adjustment_rows[{i}].cost_per_unit", "costForNegative",
-                                      "cost_per_unit is only accepted on positive quantities"))
-        number, location_id = body["stock_adjustment_number"], int(body["location_id"])
-        if self.unique_stock_adjustment_number and any(
-                a["stock_adjustment_number"] == number for a in self.stock_adjustments.values()):
-            details.append(detail(".stock_adjustment_number", "unique", "stock_adjustment_number is already used"))
-        date = self._date(body, "stock_adjustment_date", details)
-        if details:
-            raise invalid(details)
-        now = self.now()
-        rows = []
-        for row in body["stock_adjustment_rows"]:
-            qty = dec(row["quantity"])
-            cell = self.cell(int(row["variant_id"]), location_id)
-            if qty > 0 and "cost_per_unit" in row:
-                held = max(cell.in_stock, Decimal(0))
-                cell.average_cost = (held * cell.average_cost + qty * dec(row["cost_per_unit"])) / (held + qty)
-            cell.in_stock += qty
-            cell.updated_at = now
-            out = {"id": self.new_id("stock_adjustment_row"), "variant_id": int(row["variant_id"]), "quantity": qty,
-                   "cost_per_unit": dec(row["cost_per_unit"]) if "cost_per_unit" in row else cell.average_cost,
-                   "batch_transactions": list(row.get("batch_transactions") or []),
-                   "traceability": [dict(t, quantity=str(t["quantity"])) for t in row.get("traceability") or []]}
-            rows.append(out)
-        adj = {"id": self.new_id("stock_adjustment"), "stock_adjustment_number": number,
-               "stock_adjustment_date": iso(date or now), "location_id": location_id,
-               "reason": body.get("reason"), "additional_info": body.get("additional_info"),
-               "stock_adjustment_rows": rows, "created_at": iso(now), "updated_at": iso(now), "deleted_at": None}
-        self.stock_adjustments[adj["id"]] = adj
-        return adj
 
     def create_customer(self, body: Any) -> dict[str, Any]:
         check_dto("CreateCustomerDto", body)

@@ -14,10 +14,14 @@ Choices where Katana's behaviour is unknown (the harder case for a client each t
   the resources where that was checked live;
 - a location with `sales_allowed: false` is refused for orders and rows;
 - a second shipping fee for one order is refused (422 `unique`).
+
+`updated_at` moves on every change of an order: a PATCH, a row PATCH, a shipping fee or address
+added, packing/delivering, deletion. It never stands still on a change, even within one
+millisecond (Katana's resolution), so an `updated_at_min` cursor sees every change.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +31,12 @@ from ._katana_model import (EDITABLE, OPEN, SHIPPED, SalesOrder, SalesOrderRow, 
 
 class SalesOrderRules:
     """The sales-order half of `KatanaData` (see there for the state it uses)."""
+
+    def _touch(self, so: SalesOrder) -> datetime:
+        """Stamp a change: now, or 1 ms after the previous stamp if the clock has not moved on."""
+        now, previous = self.now(), so.updated_at or so.created_at
+        so.updated_at = max(now, previous + timedelta(milliseconds=1))
+        return so.updated_at
 
     def row_api(self, row: SalesOrderRow, so: SalesOrder, committed: dict[tuple[int, int], Decimal]) -> dict:
         rate = self.tax_rates.get(row.tax_rate_id) if row.tax_rate_id else None
@@ -129,13 +139,15 @@ class SalesOrderRules:
         so = SalesOrder(so_id, order_no, int(body["customer_id"]), int(location_id), body.get("status", OPEN),
                         body.get("currency") or customer.get("currency") or self.factory["base_currency_code"],
                         created, delivery or created + timedelta(days=14), now, rows, addresses, extra)
+        self._set_order_no(so, order_no)
         self.sales_orders[so.id] = so
+        for row in rows:
+            self._row_order[row.id] = so.id
         return so
 
     def _next_order_no(self) -> str:
-        used = {so.order_no for so in self.sales_orders.values()}
         n = len(self.sales_orders) + 1
-        while f"SO-{n}" in used:
+        while f"SO-{n}" in self._order_nos:
             n += 1
         return f"SO-{n}"
 
@@ -150,9 +162,8 @@ class SalesOrderRules:
         if was != now:   # crossing the shipped line moves stock out of (or back into) in_stock
             sign = Decimal(-1) if now else Decimal(1)
             for row in so.rows:
-                cell = self.cell(row.variant_id, row.location_id)
-                cell.in_stock += sign * row.quantity
-                cell.updated_at = self.now()
+                self.move_stock(row.variant_id, row.location_id, sign * row.quantity, resource_type="SalesOrderRow",
+                                resource_id=row.id, order_no=so.order_no, caused_by=so.id)
         if now and so.picked_date is None:
             so.picked_date = self.now()
         if now and so.conversion_rate is None:
@@ -175,7 +186,8 @@ class SalesOrderRules:
                                           "status is PACKED or DELIVERED", status=so.status))
         if "location_id" in body:
             self._check_location(body["location_id"], ".location_id", details, for_sales=True)
-        if "customer_id" in body and body["customer_id"] not in self.customers:
+        if "customer_id" in body and (body["customer_id"] not in self.customers
+                                      or self.customers[body["customer_id"]].get("deleted_at")):
             details.append(detail(".customer_id", "notFound", "customer does not exist", value=body["customer_id"]))
         if "order_no" in body:
             self._check_order_no(body["order_no"], details, exclude=so.id)
@@ -190,6 +202,8 @@ class SalesOrderRules:
             if name in body:
                 if name in ("location_id", "customer_id"):
                     setattr(so, name, int(body[name]))
+                elif name == "order_no":
+                    self._set_order_no(so, body[name])
                 elif hasattr(so, name):
                     setattr(so, name, body[name])
                 else:
@@ -202,20 +216,19 @@ class SalesOrderRules:
             so.conversion_rate = dec(body["conversion_rate"])
         if "status" in body:
             self._set_status(so, body["status"])
-        so.updated_at = self.now()
+        self._touch(so)
         return so
 
     def delete_sales_order(self, so_id: int) -> SalesOrder:
         so = self.live_sales_order(so_id)
-        so.deleted_at = so.updated_at = self.now()   # commitment disappears with it (computed)
+        so.deleted_at = self._touch(so)   # commitment disappears with it (computed)
         return so
 
     def find_row(self, row_id: int) -> tuple[SalesOrder, SalesOrderRow]:
-        for so in self.sales_orders.values():
-            for row in so.rows:
-                if row.id == row_id and so.deleted_at is None:
-                    return so, row
-        raise not_found()
+        so = self.sales_orders.get(self._row_order.get(row_id, -1))
+        if so is None or so.deleted_at is not None:
+            raise not_found()
+        return so, next(row for row in so.rows if row.id == row_id)
 
     def update_sales_order_row(self, row_id: int, body: Any) -> tuple[SalesOrder, SalesOrderRow]:
         so, row = self.find_row(row_id)
@@ -246,7 +259,7 @@ class SalesOrderRules:
             row.attributes = list(body["attributes"])   # replaced wholesale, as documented
         if "custom_fields" in body:
             row.custom_fields = body["custom_fields"]
-        row.updated_at = so.updated_at = self.now()
+        row.updated_at = self._touch(so)
         return so, row
 
     def add_shipping_fee(self, body: Any) -> dict[str, Any]:
@@ -273,7 +286,7 @@ class SalesOrderRules:
         if body.get("tax_rate_id") is not None:
             fee["tax_rate_id"] = int(body["tax_rate_id"])
         so.shipping_fee = fee
-        so.updated_at = self.now()
+        self._touch(so)
         return fee
 
     def add_sales_order_address(self, body: Any) -> dict[str, Any]:
@@ -288,4 +301,5 @@ class SalesOrderRules:
                                                "city", "state", "zip", "country")},
                    "created_at": now, "updated_at": now}
         so.addresses.append(address)
+        self._touch(so)
         return address

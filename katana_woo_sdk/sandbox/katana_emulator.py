@@ -160,8 +160,7 @@ class KatanaEmulator(Emulator):
 
     def delete_variant(self, sku_or_id: str | int) -> None:
         with self._lock:
-            v = self._variant(sku_or_id)
-            v.deleted_at = self.data.now()
+            self.data.delete_variant(self._variant(sku_or_id))
 
     def _variant(self, sku_or_id: str | int):
         with self._lock:
@@ -183,15 +182,17 @@ class KatanaEmulator(Emulator):
 
     def set_stock(self, sku_or_variant_id: str | int, location: int | str, quantity: Any, *,
                   expected: Any = None, average_cost: Any = None) -> None:
-        """Set the absolute quantity in stock (not an adjustment: nothing shows in /stock_adjustments)."""
+        """Set the absolute quantity in stock (not an adjustment: nothing shows in /stock_adjustments;
+        the change is one `SystemGenerated` inventory movement, the emulator's stand-in for a UI edit)."""
         with self._lock:
-            cell = self.data.cell(self._variant(sku_or_variant_id).id, self._location(location).id)
-            cell.in_stock = dec(quantity)
-            if expected is not None:
-                cell.expected = dec(expected)
+            variant_id, location_id = self._variant(sku_or_variant_id).id, self._location(location).id
+            cell = self.data.cell(variant_id, location_id)
             if average_cost is not None:
                 cell.average_cost = dec(average_cost)
-            cell.updated_at = self.data.now()
+            if expected is not None:
+                cell.expected = dec(expected)
+            self.data.move_stock(variant_id, location_id, dec(quantity) - cell.in_stock,
+                                 resource_type="SystemGenerated")
 
     def inventory_of(self, sku: str | int, location: int | str) -> dict[str, Decimal]:
         with self._lock:
@@ -209,6 +210,14 @@ class KatanaEmulator(Emulator):
     def customers(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self.data.customers.values()]
+
+    def delete_customer(self, customer_id: int) -> dict[str, Any]:
+        """Soft-delete a customer, as `DELETE /customers/{id}` does (KeyError if unknown or deleted)."""
+        with self._lock:
+            try:
+                return dict(self.data.delete_customer(int(customer_id)))
+            except KatanaApiError:
+                raise KeyError(f"no live customer {customer_id}") from None
 
     def add_tax_rate(self, rate: Any, name: str | None = None) -> dict[str, Any]:
         with self._lock:
@@ -253,6 +262,26 @@ class KatanaEmulator(Emulator):
     def stock_adjustments(self) -> list[dict[str, Any]]:
         with self._lock:
             return [self.data.stock_adjustment_api(a) for a in self.data.stock_adjustments.values()]
+
+    def delete_stock_adjustment(self, adjustment_id: int) -> dict[str, Any]:
+        """What `DELETE /stock_adjustments/{id}` does: soft delete, and (the emulator's assumption)
+        its quantities leave stock again. KeyError if unknown or already deleted."""
+        with self._lock:
+            try:
+                return self.data.stock_adjustment_api(self.data.delete_stock_adjustment(int(adjustment_id)))
+            except KatanaApiError:
+                raise KeyError(f"no live stock adjustment {adjustment_id}") from None
+
+    def inventory_movements(self, sku: str | int | None = None, location: int | str | None = None, *,
+                            resource_type: str | None = None) -> list[dict[str, Any]]:
+        """The movements `GET /inventory_movements` lists (oldest first here, for reading in tests),
+        optionally of one variant (SKU or id), at one location (name or id), of one resource type."""
+        with self._lock:
+            variant_ids = [self._variant(sku).id] if sku is not None else []
+            location_id = self._location(location).id if location is not None else None
+            return [m.to_api() for m in self.data.movements_of(variant_ids)
+                    if (location_id is None or m.location_id == location_id)
+                    and (resource_type is None or m.resource_type == resource_type)]
 
     def seed(self, spec: dict[str, Any]) -> dict[str, int]:
         """Bulk set-up from plain data (what `POST /__sandbox__/katana/seed` takes):
@@ -328,7 +357,11 @@ class KatanaEmulator(Emulator):
             ("POST", r"/katana/sales_orders/(?P<key>\d+)/deliver", lambda r: self.deliver_sales_order(key(r))),
             ("DELETE", r"/katana/sales_orders/(?P<key>\d+)", lambda r: self.delete_sales_order(key(r))),
             ("GET", "/katana/stock_adjustments", lambda r: self.stock_adjustments()),
+            ("DELETE", r"/katana/stock_adjustments/(?P<key>\d+)", lambda r: self.delete_stock_adjustment(key(r))),
+            ("GET", "/katana/inventory_movements",
+             lambda r: self.inventory_movements(r.arg("sku"), r.arg("location"), resource_type=r.arg("resource_type"))),
             ("GET", "/katana/customers", lambda r: self.customers()),
+            ("DELETE", r"/katana/customers/(?P<key>\d+)", lambda r: self.delete_customer(key(r))),
         ]
         for method, pattern, fn in table:
             self.server.admin_route(method, pattern, guarded(fn))
