@@ -8,10 +8,16 @@ Used by `_woo_rest` for every request to /wp-json/wc/v3. The store is served ove
   with the wrong secret is "Consumer secret is invalid.".
 * One-legged OAuth 1.0a (HMAC-SHA1 or HMAC-SHA256), parameters in the query string, a form body or
   an `Authorization: OAuth` header. The signature base string is RFC 5849's over the store URL
-  exactly as WordPress sees it (scheme per `is_ssl()`, host and port of the emulator) and the
-  request's parameters as PHP parsed them (a repeated plain key keeps its last value); the key is
-  `secret&`. Then the timestamp must be within 15 minutes of the wall clock (not the emulated
-  business clock: clients sign with real time) and the nonce unused for this key.
+  exactly as WooCommerce builds it, `get_home_url(null, $request_path, is_ssl() ? 'https' : 'http')`
+  (so the home URL's host and port, whatever Host the request came with), and the request's
+  parameters as PHP parsed them (a repeated plain key keeps its last value); the key is `secret&`.
+  Then the timestamp must be within 15 minutes of the wall clock (not the emulated business clock:
+  clients sign with real time) and the nonce unused for this key.
+* The one departure, asked for by the tests and only for hosts declared as aliases of the store
+  (`WooEmulator(aliases=...)`): a request arriving under an alias Host is checked against that
+  Host, so a client configured with the alias URL authenticates. A real store over plain http would
+  refuse it ("Invalid signature"), since `home_url()` does not follow the Host header; a request
+  under an undeclared Host gets exactly that.
 * A key only allowed to `read` (or `write`) is refused for the other kind of request.
 Errors: 401 `woocommerce_rest_authentication_error` / `woocommerce_rest_authentication_missing_parameter`.
 """
@@ -22,8 +28,8 @@ import binascii
 import hashlib
 import hmac
 import time
-from typing import Callable
-from urllib.parse import parse_qsl, unquote
+from typing import Callable, Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as rfc5849
 
@@ -41,9 +47,10 @@ def _auth_error(message: str) -> WooError:
 class Authenticator:
     def __init__(self, consumer_key: str, consumer_secret: str, permissions: str, *,
                  store_url: Callable[[], str], https_mode: Callable[[], bool],
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, aliases: Callable[[], Iterable[str]] = tuple):
         self._key, self._secret, self._permissions = consumer_key, consumer_secret, permissions
         self._store_url, self._https_mode, self._wall_clock = store_url, https_mode, wall_clock
+        self._aliases = aliases
         self._nonces: dict[str, float] = {}
 
     def authenticate(self, request: Request, method: str) -> tuple[bool, WooError | None]:
@@ -110,8 +117,7 @@ class Authenticator:
         pairs = [(k, v) for k, v in plain.items() if k not in ("oauth_signature", "realm")]
         pairs += [(k, v) for k, v in query + form if k.endswith("]")]
         scheme = "https" if self._https_mode() else "http"
-        host = self._store_url().split("://", 1)[1].rstrip("/")
-        base_uri = rfc5849.base_string_uri(f"{scheme}://{host}{request.path}")
+        base_uri = rfc5849.base_string_uri(f"{scheme}://{self._signed_host(request)}{request.path}")
         base_string = rfc5849.signature_base_string(method, base_uri, rfc5849.normalize_parameters(pairs))
         digest = hashlib.sha1 if algorithm == "HMAC-SHA1" else hashlib.sha256
         # WooCommerce signs with `consumer_secret . '&'`, the secret not percent-encoded.
@@ -119,6 +125,14 @@ class Authenticator:
         if not hmac.compare_digest(expected.encode(), provided.encode()):
             return False, _auth_error("Invalid signature - provided signature does not match.")
         return self._timestamp_and_nonce(plain["oauth_timestamp"], plain["oauth_nonce"])
+
+    def _signed_host(self, request: Request) -> str:
+        """host[:port] of the URL the signature must cover: the home URL's, or the request's own
+        Host when that names a declared alias."""
+        sent = (request.headers.get("Host") or "").strip()
+        if sent and urlsplit(f"//{sent}").hostname in {a.lower() for a in self._aliases()}:
+            return sent.lower()
+        return self._store_url().split("://", 1)[1].rstrip("/")
 
     def _timestamp_and_nonce(self, timestamp: str, nonce: str) -> tuple[bool, WooError | None]:
         now = self._wall_clock()

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from ._server import Request, Response
 from ._woo_auth import Authenticator
+from ._woo_index import namespace_index, route_data, route_key, site_index
 from ._woo_model import StoreContext, WooError, parse_wp_date
 from ._woo_params import query_values
 
@@ -129,26 +130,30 @@ def date_bound(ctx: StoreContext, args: dict[str, Any], name: str) -> datetime |
     return moment.replace(tzinfo=None)
 
 
-def matches(ctx: StoreContext, args: dict[str, Any], checks, created: datetime, modified: datetime) -> bool:
-    """A collection filter: every argument given passes its check, and the item is in the date window."""
-    for name, check in checks:
-        value = args.get(name)
-        if value not in (None, "", []) and not check(value):
-            return False
-    return in_dates(ctx, args, created, modified)
+def item_filter(ctx: StoreContext, args: dict[str, Any],
+                checks: list[tuple[str, Callable[[Any, Any], bool]]],
+                dates: Callable[[Any], tuple[datetime, datetime]]) -> Callable[[Any], bool]:
+    """A collection filter, prepared once per request: every argument given must pass its check
+    (`check(item, value)`), and the item's (created, modified) must be in the date window (WP
+    date_query / HPOS: strictly after, strictly before). Arguments not given cost nothing."""
+    active = [(check, args[name]) for name, check in checks if args.get(name) not in (None, "", [])]
+    window = [(index, bound, after) for name, index, after in (("after", 0, True), ("before", 0, False),
+                                                                ("modified_after", 1, True),
+                                                                ("modified_before", 1, False))
+              if (bound := date_bound(ctx, args, name)) is not None]
 
-
-def in_dates(ctx: StoreContext, args: dict[str, Any], created: datetime, modified: datetime) -> bool:
-    """WP date_query / HPOS: strictly after, strictly before."""
-    for name, moment, after in (("after", created, True), ("before", created, False),
-                                ("modified_after", modified, True), ("modified_before", modified, False)):
-        bound = date_bound(ctx, args, name)
-        if bound is None:
-            continue
-        value = moment.replace(tzinfo=None)
-        if (after and not value > bound) or (not after and not value < bound):
-            return False
-    return True
+    def keep(item: Any) -> bool:
+        for check, value in active:
+            if not check(item, value):
+                return False
+        if window:
+            moments = dates(item)
+            for index, bound, after in window:
+                value = moments[index].replace(tzinfo=None)
+                if (after and not value > bound) or (not after and not value < bound):
+                    return False
+        return True
+    return keep
 
 
 def sort_items(items: list[Any], args: dict[str, Any], keys: dict[str, Callable[[Any], Any]], *,
@@ -161,6 +166,8 @@ def sort_items(items: list[Any], args: dict[str, Any], keys: dict[str, Callable[
         position = {value: i for i, value in enumerate(args["include"])}
         return sorted(items, key=lambda item: position.get(item.id, len(position)))
     key = keys.get(orderby, keys["id"])
+    if key is keys["id"]:   # a unique key: one sort (the tie-break below would sort twice for nothing)
+        return sorted(items, key=key, reverse=descending)
     base = sorted(items, key=lambda item: item.id)
     if orderby in ("date", "modified") and not date_tie_by_id:
         return sorted(base, key=key, reverse=descending)   # stable: ties stay in id order
@@ -168,10 +175,12 @@ def sort_items(items: list[Any], args: dict[str, Any], keys: dict[str, Callable[
 
 
 class WooHttp:
-    """Routes requests under /wp-json/wc/v3 through the stages above."""
+    """Routes requests under /wp-json/wc/v3 through the stages above; answers the two indexes."""
 
-    def __init__(self, ctx: StoreContext, auth: Authenticator, store_url: Callable[[], str]):
+    def __init__(self, ctx: StoreContext, auth: Authenticator, store_url: Callable[[], str], *,
+                 site_name: str = "Sandbox store", https_mode: Callable[[], bool] = lambda: False):
         self.ctx, self.auth, self.store_url = ctx, auth, store_url
+        self.site_name, self.https_mode = site_name, https_mode
         self.routes: list[Route] = []
 
     def add(self, pattern: str, name: str, methods: dict[str, Handler]) -> Route:
@@ -224,24 +233,33 @@ class WooHttp:
         return self.respond(error.status, error.body(), headers)
 
     def not_found(self, request: Request) -> Response:
-        """No route matched: WordPress still authenticates first (WooCommerce's own namespaces)."""
-        if request.path.rstrip("/") in ("/wp-json", API_PREFIX):
-            return self.respond(200, self._index(request.path.rstrip("/")))
-        if request.path.startswith("/wp-json/"):
-            with self.ctx.lock:
-                if request.path.startswith("/wp-json/wc/"):
+        """No wc/v3 route matched: the indexes, or WordPress's rest_no_route (WooCommerce's
+        authentication still runs first for URLs under wp-json/wc/, and only for those)."""
+        path = request.path.rstrip("/")
+        with self.ctx.lock:
+            if path == "/wp-json" or path.startswith("/wp-json/wc/"):
+                if path.startswith("/wp-json/wc/"):
                     _, error = self.auth.authenticate(request, request.method)
                     if error is not None:
                         return self.error(error)
+                if path in ("/wp-json", API_PREFIX) and _effective_method(request) == "GET":
+                    return self._index(request, path)
+                return self.error(NO_ROUTE)
+        if request.path.startswith("/wp-json/"):
             return self.error(NO_ROUTE)
         return Response(404, b"<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>",
                         {"Content-Type": "text/html; charset=UTF-8"})
 
-    def _index(self, path: str) -> dict[str, Any]:
-        routes = {f"/wc/v3{r.name}": {"namespace": "wc/v3", "methods": sorted(r.methods)} for r in self.routes}
+    def _index(self, request: Request, path: str) -> Response:
+        home, fields = self.store_url(), query_values(request.query).get("_fields")
+        routes = {route_key(r.pattern): route_data(home + API_PREFIX, r.pattern, r.methods) for r in self.routes}
         if path == "/wp-json":
-            return {"name": "Sandbox store", "url": self.store_url(), "namespaces": ["wc/v3"], "routes": routes}
-        return {"namespace": "wc/v3", "routes": routes}
+            body = site_index(name=self.site_name, description="", home=home,
+                              gmt_offset_hours=self.ctx.offset.total_seconds() / 3600, https=self.https_mode(),
+                              routes=routes, fields=fields)
+        else:
+            body = namespace_index(home, routes, fields)
+        return self.respond(200, body, {"Allow": "GET"})
 
 
 def _effective_method(request: Request) -> str:

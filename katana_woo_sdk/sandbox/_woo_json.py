@@ -7,9 +7,16 @@ Used by `_woo_rest` and `woo_emulator`. Shapes and quirks copied from the record
   shape with `type: "variation"`, its long name ("T-Shirt - M"), `images: []`, no categories and
   `total_sales` as the STRING "0"; through /products/{id}/variations it has the variation shape,
   its short name ("M"), `image: null`, and `tax_class` "parent" in edit context;
+* a variation without its own SKU reads its parent's SKU in view context (`get_sku('view')`) and
+  its own "" in edit context (every write answer);
 * order lines: `price` is a number (total / quantity), money strings have `dp` decimals, `sku` is
-  looked up live (null once the product is deleted, when `product_id` also reads 0), `image.id`
-  is "" for simple products and 0 for variations and deleted products;
+  looked up live in view context (null once the product is deleted, when `product_id` also reads
+  0; the parent's for a variation without one), `image.id` is "" for simple products and 0 for
+  variations and deleted products;
+* order taxes: `taxes[]` of lines and shipping lines carry each rate's amount as stored, unrounded
+  and written as PHP writes a float ("0.9", "0.998"; the docs' order 727 shows "0.9"), while every
+  `*_tax`/`tax_total` field is rounded to `dp` (a shipping line's tax `subtotal`: see
+  SHIPPING_TAX_SUBTOTAL below);
 * dates have no offset: site-local plain and UTC in the `_gmt` twin.
 """
 from __future__ import annotations
@@ -21,8 +28,14 @@ from urllib.parse import quote_plus
 from ._woo_catalog import Catalog
 from ._woo_model import (CURRENCY_SYMBOLS, WC_VERSION, LineItem, Note, Order, Product, StoreContext, dec, gmt,
                          money, number)
+from ._woo_taxes import php_float
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# WooCommerce 10.0.2 gives a shipping line's taxes[] a `"subtotal": ""` (get_order_item_data() fills
+# a missing subtotal with ''), but the OpenAPI description in ../shared does not declare the key and
+# tests/_woo_schema.py only allows undeclared keys seen in the recordings (which have no taxes). Off
+# until that allow-list has "Order:shipping_lines[]/taxes[]": {"subtotal"}; then set True.
+SHIPPING_TAX_SUBTOTAL = False
 
 
 def _price_span(amount: str) -> str:
@@ -82,7 +95,7 @@ def product_json(catalog: Catalog, product: Product, base: str, *, context: str 
         "catalog_visibility": product.catalog_visibility,
         "description": _content(product.description, context),
         "short_description": _content(product.short_description, context),
-        "sku": product.sku, "price": catalog.price(product),
+        "sku": catalog.view_sku(product) if context == "view" else product.sku, "price": catalog.price(product),
         "regular_price": "" if product.type == "variable" else product.regular_price,
         "sale_price": "" if product.type == "variable" else product.sale_price,
         "date_on_sale_from": None, "date_on_sale_from_gmt": None, "date_on_sale_to": None,
@@ -135,7 +148,8 @@ def variation_json(catalog: Catalog, variation: Product, base: str, *, context: 
     return {
         "id": variation.id, "type": "variation", **_dates(catalog.ctx, variation),
         "description": _content(variation.description, context),
-        "permalink": _permalink(catalog, variation, base), "sku": variation.sku, "global_unique_id": "",
+        "permalink": _permalink(catalog, variation, base),
+        "sku": catalog.view_sku(variation) if context == "view" else variation.sku, "global_unique_id": "",
         "price": catalog.price(variation), "regular_price": variation.regular_price,
         "sale_price": variation.sale_price, "date_on_sale_from": None, "date_on_sale_from_gmt": None,
         "date_on_sale_to": None, "date_on_sale_to_gmt": None,
@@ -187,9 +201,9 @@ def _line_json(catalog: Catalog, line: LineItem, dp: int) -> dict[str, Any]:
         "variation_id": variation.id if variation is not None else 0, "quantity": line.quantity,
         "tax_class": line.tax_class, "subtotal": money(line.subtotal, dp), "subtotal_tax": money(line.subtotal_tax, dp),
         "total": money(line.total, dp), "total_tax": money(line.total_tax, dp),
-        "taxes": [{"id": t["id"], "total": money(t["total"], dp), "subtotal": money(t["subtotal"], dp)}
+        "taxes": [{"id": t["id"], "total": php_float(t["total"]), "subtotal": php_float(t["subtotal"])}
                   for t in line.taxes],
-        "meta_data": [dict(m) for m in line.meta], "sku": item.sku if item is not None else None,
+        "meta_data": [dict(m) for m in line.meta], "sku": catalog.view_sku(item) if item is not None else None,
         "price": number(price), "image": {"id": image_id, "src": ""},
         "parent_name": product.name if (line.variation_id and product is not None) else None,
     }
@@ -222,7 +236,8 @@ def order_json(catalog: Catalog, order: Order, base: str, *, dp: int = 2) -> dic
         "shipping_lines": [{"id": s["id"], "method_title": s["method_title"], "method_id": s["method_id"],
                             "instance_id": s["instance_id"], "total": money(s["total"], dp),
                             "total_tax": money(s["total_tax"], dp),
-                            "taxes": [{"id": t["id"], "total": money(t["total"], dp)} for t in s["taxes"]],
+                            "taxes": [{"id": t["id"], "total": php_float(t["total"]),
+                                       **({"subtotal": ""} if SHIPPING_TAX_SUBTOTAL else {})} for t in s["taxes"]],
                             "meta_data": []} for s in order.shipping_lines],
         "fee_lines": [{"id": f["id"], "name": f["name"], "tax_class": f["tax_class"], "tax_status": f["tax_status"],
                        "total": money(f["total"], dp), "total_tax": money(f["total_tax"], dp), "taxes": [],

@@ -13,7 +13,9 @@ Behaviour as recorded from WooCommerce 10.0.2 (cassettes `orders`, `stock_after_
   `date_modified` on every change; entering refunded records a full refund ("Order fully refunded.")
   whose id comes from the shared post sequence;
 * `total_sales` of the ordered product (the parent for variations) grows with processing/on-hold/
-  completed and shrinks again when such an order is cancelled.
+  completed and shrinks again when such an order is cancelled;
+* a checkout's taxes (`tax_rates`, or the one-rate `tax_percent`) follow `_woo_taxes`: per rate and
+  per item, unrounded amounts in `taxes[]`, cent-rounded sums everywhere else, one tax line per rate.
 """
 from __future__ import annotations
 
@@ -25,8 +27,7 @@ from typing import Any
 from ._woo_catalog import Catalog
 from ._woo_model import (BILLING_KEYS, PAID_STATUSES, REDUCE_ON, RESTORE_ON, SHIPPING_KEYS, STATUS_LABELS,
                          LineItem, Note, Order, Product, StoreContext, dec, round2)
-
-TAX_RATE_ID = 1
+from ._woo_taxes import TaxRate, calc_tax, parse_tax_rates, round_tax
 
 
 class OrderBook:
@@ -47,7 +48,8 @@ class OrderBook:
 
     def create(self, lines: list[dict[str, Any]], *, status: str = "pending", billing: dict | None = None,
                shipping: dict | None = None, customer_id: int = 0, prices_include_tax: bool = False,
-               tax_percent: Any = None, coupon_amount: Any = None, coupon_code: str = "sandbox",
+               tax_percent: Any = None, tax_rates: list[Any] | None = None, coupon_amount: Any = None,
+               coupon_code: str = "sandbox",
                shipping_total: Any = None, shipping_lines: list[dict] | None = None,
                fee_lines: list[dict] | None = None, currency: str = "USD", created_at=None,
                created_via: str = "rest-api", payment_method: str = "", payment_method_title: str = "",
@@ -81,9 +83,8 @@ class OrderBook:
                                     "tax_class": str(row.get("tax_class", "")),
                                     "tax_status": str(row.get("tax_status", "taxable")),
                                     "total": dec(row.get("total")), "total_tax": Decimal(0), "taxes": []})
-        rate = dec(tax_percent) / 100 if tax_percent not in (None, "") else None
-        self._compute_totals(order, rate, dec(coupon_amount) if coupon_amount not in (None, "") else None,
-                             coupon_code, tax_percent)
+        self._compute_totals(order, parse_tax_rates(tax_rates, tax_percent),
+                             dec(coupon_amount) if coupon_amount not in (None, "") else None, coupon_code)
         self.orders[order.id] = order
         if status != "pending":
             self.transition(order, status, at=at)
@@ -117,11 +118,11 @@ class OrderBook:
         return LineItem(id=self.ctx.next_item_id(), name=name, product_id=product_id, variation_id=variation_id,
                         quantity=quantity, subtotal=subtotal, total=total, meta=meta)
 
-    def _compute_totals(self, order: Order, rate: Decimal | None, coupon: Decimal | None, coupon_code: str,
-                        tax_percent: Any) -> None:
-        """One tax rate, one fixed-cart coupon spread over the lines in proportion to their value
-        (the last line takes the rounding rest), shipping taxed at the same rate.
-        total = sum(line totals) + shipping + fees + all taxes; discount = sum(subtotal - total)."""
+    def _compute_totals(self, order: Order, rates: list[TaxRate], coupon: Decimal | None, coupon_code: str) -> None:
+        """Taxes by `rates` (see `_woo_taxes`), one fixed-cart coupon spread over the lines in
+        proportion to their value (the last line takes the rounding rest), shipping taxed by the
+        rates that apply to shipping. total = lines + shipping + fees + all taxes, to the cent;
+        discount = sum(subtotal - total)."""
         lines = order.line_items
         gross = [li.subtotal for li in lines]   # with prices_include_tax these include the tax
         discounts = [Decimal(0)] * len(lines)
@@ -133,23 +134,26 @@ class OrderBook:
                 share = coupon - running if i == len(gross) - 1 else round2(coupon * value / base) if base else 0
                 share = min(Decimal(share), value)
                 discounts[i], running = share, running + share
+        inclusive = order.prices_include_tax
         for li, value, discount in zip(lines, gross, discounts):
             after = value - discount if coupon else li.total
-            if rate is None:
-                li.subtotal, li.total = value, after
+            li.subtotal, li.total = value, after
+            if not rates:
                 continue
-            if order.prices_include_tax:
-                li.subtotal_tax = round2(value - value / (1 + rate))
-                li.total_tax = round2(after - after / (1 + rate))
-                li.subtotal, li.total = value - li.subtotal_tax, after - li.total_tax
-            else:
-                li.subtotal, li.total = value, after
-                li.subtotal_tax, li.total_tax = round2(value * rate), round2(after * rate)
-            li.taxes = [{"id": TAX_RATE_ID, "total": li.total_tax, "subtotal": li.subtotal_tax}]
+            subtotal_taxes = calc_tax(value, rates, inclusive=inclusive)
+            total_taxes = calc_tax(after, rates, inclusive=inclusive)
+            if inclusive:   # WooCommerce takes the unrounded taxes out of the line amounts
+                li.subtotal = value - sum(subtotal_taxes.values(), Decimal(0))
+                li.total = after - sum(total_taxes.values(), Decimal(0))
+            li.subtotal_tax = sum((round_tax(t) for t in subtotal_taxes.values()), Decimal(0))
+            li.total_tax = sum((round_tax(t) for t in total_taxes.values()), Decimal(0))
+            li.taxes = [{"id": r.id, "total": total_taxes[r.id], "subtotal": subtotal_taxes[r.id]} for r in rates]
+        shipping_rates = [r for r in rates if r.shipping]
         for ship in order.shipping_lines:
-            if rate is not None:
-                ship["total_tax"] = round2(ship["total"] * rate)
-                ship["taxes"] = [{"id": TAX_RATE_ID, "total": ship["total_tax"]}]
+            if shipping_rates and ship["total"]:
+                taxes = calc_tax(ship["total"], shipping_rates, inclusive=False)   # shipping costs are ex tax
+                ship["total_tax"] = sum((round_tax(t) for t in taxes.values()), Decimal(0))
+                ship["taxes"] = [{"id": rate_id, "total": amount} for rate_id, amount in taxes.items()]
         order.discount_total = sum((li.subtotal - li.total for li in lines), Decimal(0))
         order.discount_tax = sum((li.subtotal_tax - li.total_tax for li in lines), Decimal(0))
         order.cart_tax = sum((li.total_tax for li in lines), Decimal(0))
@@ -157,11 +161,17 @@ class OrderBook:
         order.shipping_tax = sum((s["total_tax"] for s in order.shipping_lines), Decimal(0))
         fees = sum((f["total"] for f in order.fee_lines), Decimal(0))
         order.total_tax = order.cart_tax + order.shipping_tax
-        order.total = sum((li.total for li in lines), Decimal(0)) + order.shipping_total + fees + order.total_tax
-        if rate is not None:
-            order.tax_lines = [{"id": self.ctx.next_item_id(), "rate_code": "US-TAX-1", "rate_id": TAX_RATE_ID,
-                                "label": "Tax", "compound": False, "tax_total": order.cart_tax,
-                                "shipping_tax_total": order.shipping_tax, "rate_percent": float(dec(tax_percent))}]
+        order.total = round2(sum((li.total for li in lines), Decimal(0)) + order.shipping_total + fees
+                             + order.total_tax)
+        order.tax_lines = []
+        for rate in rates:   # WC_Abstract_Order::update_taxes(): each rate's rounded amounts, summed
+            cart = sum((round_tax(t["total"]) for li in lines for t in li.taxes if t["id"] == rate.id), Decimal(0))
+            ship = sum((round_tax(t["total"]) for s in order.shipping_lines for t in s["taxes"] if t["id"] == rate.id),
+                       Decimal(0))
+            if cart or ship:
+                order.tax_lines.append({"id": self.ctx.next_item_id(), "rate_code": rate.rate_code, "rate_id": rate.id,
+                                        "label": rate.display_label, "compound": rate.compound, "tax_total": cart,
+                                        "shipping_tax_total": ship, "rate_percent": float(rate.percent)})
         if coupon:
             order.coupon_lines = [{"id": self.ctx.next_item_id(), "code": coupon_code, "discount": order.discount_total,
                                    "discount_tax": order.discount_tax, "discount_type": "fixed_cart",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._woo_catalog import Catalog
-from ._woo_http import Call, matches, paginate, sort_items
+from ._woo_http import Call, item_filter, paginate, sort_items
 from ._woo_json import note_json, order_json
 from ._woo_model import Order, StoreContext, WooError, php_int
 from ._woo_orders import OrderBook
@@ -59,29 +59,37 @@ class OrderHandlers:
     def list(self, call: Call) -> tuple[int, Any]:
         args = validate(call.params, ORDER_QUERY)
         call.permit("list")
-        statuses = set(args["status"])
-        items = [o for o in self.book.orders.values() if self._matches(o, args, statuses)]
+        if args.get("include"):
+            pool = [o for o in (self.book.get(i) for i in dict.fromkeys(args["include"])) if o is not None]
+        else:
+            pool = list(self.book.orders.values())
+        keep = self._filter(args, set(args["status"]))
         keys = {"date": lambda o: o.created, "modified": lambda o: o.modified, "id": lambda o: o.id,
                 "title": lambda o: o.id, "slug": lambda o: o.id}
-        items = sort_items(items, args, keys, date_tie_by_id=True)
+        items = sort_items([o for o in pool if keep(o)], args, keys, date_tie_by_id=True)
         return paginate(call, args, items, lambda o: self._render(call, o, args["dp"]), f"{call.api}/orders")
 
-    def _matches(self, order: Order, args: dict[str, Any], statuses: set[str]) -> bool:
-        if "any" in statuses:
-            if order.status in ("trash", "auto-draft"):
-                return False
-        elif order.status not in statuses:
-            return False
-        lines = order.line_items
-        checks = [
-            ("customer", lambda v: order.customer_id == v), ("include", lambda v: order.id in v),
-            ("exclude", lambda v: order.id not in v), ("parent", lambda v: 0 in v),
-            ("parent_exclude", lambda v: 0 not in v), ("created_via", lambda v: order.created_via in v),
-            ("product", lambda v: any(v in (li.product_id, li.variation_id) for li in lines)),
-            ("search", lambda v: v.lower() in " ".join([*order.billing.values(), *order.shipping.values(),
-                                                        *(li.name for li in lines)]).lower()),
+    def _filter(self, args: dict[str, Any], statuses: set[str]) -> Callable[[Order], bool]:
+        def text(order: Order) -> str:
+            return " ".join([*order.billing.values(), *order.shipping.values(),
+                             *(li.name for li in order.line_items)]).lower()
+        checks: list[tuple[str, Callable[[Order, Any], bool]]] = [
+            ("customer", lambda o, v: o.customer_id == v), ("include", lambda o, v: o.id in v),
+            ("exclude", lambda o, v: o.id not in v), ("parent", lambda o, v: 0 in v),
+            ("parent_exclude", lambda o, v: 0 not in v), ("created_via", lambda o, v: o.created_via in v),
+            ("product", lambda o, v: any(v in (li.product_id, li.variation_id) for li in o.line_items)),
+            ("search", lambda o, v: v.lower() in text(o)),
         ]
-        return matches(self.ctx, args, checks, order.created, order.modified)
+        rest = item_filter(self.ctx, args, checks, lambda o: (o.created, o.modified))
+
+        def keep(order: Order) -> bool:
+            if "any" in statuses:
+                if order.status in ("trash", "auto-draft"):
+                    return False
+            elif order.status not in statuses:
+                return False
+            return rest(order)
+        return keep
 
     def get(self, call: Call) -> tuple[int, Any]:
         args = validate(call.params, ITEM_QUERY)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._woo_catalog import Catalog
-from ._woo_http import Call, matches, paginate, sort_items
+from ._woo_http import Call, item_filter, paginate, sort_items
 from ._woo_json import product_json, variation_json
 from ._woo_model import Product, StoreContext, WooError, dec
 from ._woo_params import (BATCH_BODY, ITEM_QUERY, PRODUCT_BODY, PRODUCT_DEFAULTS, PRODUCT_QUERY, VARIATION_BODY,
@@ -82,35 +82,45 @@ class ProductHandlers:
         call.permit("list")
         cat = self.catalog
         if args.get("sku"):
-            wanted = {s.strip().lower() for s in str(args["sku"]).split(",") if s.strip()}
-            pool = [p for p in cat.products.values() if p.sku and p.sku.lower() in wanted]
+            # The SKU lookup table holds each item's own SKU: an indexed lookup, variations included.
+            pool = cat.by_skus({s.strip().lower() for s in str(args["sku"]).split(",") if s.strip()})
+        elif args.get("include"):
+            pool = [p for p in (cat.get(i) for i in dict.fromkeys(args["include"]))
+                    if p is not None and p.type != "variation"]
         else:
             pool = [p for p in cat.products.values() if p.type != "variation"]
-        items = [p for p in pool if self._matches(p, args)]
-        items = sort_items(items, args, _sort_keys(cat), date_tie_by_id=False)
+        keep = self._filter(args)
+        items = sort_items([p for p in pool if keep(p)], args, _sort_keys(cat), date_tie_by_id=False)
         context = _context(args)
         return paginate(call, args, items, lambda p: product_json(cat, p, call.base, context=context),
                         f"{call.api}/products")
 
-    def _matches(self, product: Product, args: dict[str, Any]) -> bool:
+    def _filter(self, args: dict[str, Any]) -> Callable[[Product], bool]:
         cat = self.catalog
         status = args.get("status") or "any"
-        if (status == "any" and product.status in ("trash", "auto-draft")) or (status != "any" and product.status != status):
-            return False
-        checks = [
-            ("type", lambda v: product.type == v), ("include", lambda v: product.id in v),
-            ("exclude", lambda v: product.id not in v), ("parent", lambda v: product.parent_id in v),
-            ("parent_exclude", lambda v: product.parent_id not in v), ("slug", lambda v: product.slug == v),
-            ("search", lambda v: v.lower() in (cat.display_name(product) + " " + product.description).lower()),
-            ("search_sku", lambda v: v.lower() in product.sku.lower()),
-            ("stock_status", lambda v: cat.stock_status(product) == v),
-            ("featured", lambda v: product.featured == v), ("virtual", lambda v: product.virtual == v),
-            ("downloadable", lambda v: product.downloadable == v),
-            ("on_sale", lambda v: (product.sale_price != "") == v),
-            ("min_price", lambda v: cat.price(product) != "" and dec(cat.price(product)) >= dec(v)),
-            ("max_price", lambda v: cat.price(product) != "" and dec(cat.price(product)) <= dec(v)),
+        checks: list[tuple[str, Callable[[Product, Any], bool]]] = [
+            ("type", lambda p, v: p.type == v), ("include", lambda p, v: p.id in v),
+            ("exclude", lambda p, v: p.id not in v), ("parent", lambda p, v: p.parent_id in v),
+            ("parent_exclude", lambda p, v: p.parent_id not in v), ("slug", lambda p, v: p.slug == v),
+            ("search", lambda p, v: v.lower() in (cat.display_name(p) + " " + p.description).lower()),
+            ("search_sku", lambda p, v: v.lower() in p.sku.lower()),   # the lookup table: own SKU only
+            ("stock_status", lambda p, v: cat.stock_status(p) == v),
+            ("featured", lambda p, v: p.featured == v), ("virtual", lambda p, v: p.virtual == v),
+            ("downloadable", lambda p, v: p.downloadable == v),
+            ("on_sale", lambda p, v: (p.sale_price != "") == v),
+            ("min_price", lambda p, v: cat.price(p) != "" and dec(cat.price(p)) >= dec(v)),
+            ("max_price", lambda p, v: cat.price(p) != "" and dec(cat.price(p)) <= dec(v)),
         ]
-        return matches(self.ctx, args, checks, product.created, product.modified)
+        rest = item_filter(self.ctx, args, checks, lambda p: (p.created, p.modified))
+
+        def keep(product: Product) -> bool:
+            if status == "any":
+                if product.status in ("trash", "auto-draft"):
+                    return False
+            elif product.status != status:
+                return False
+            return rest(product)
+        return keep
 
     def get(self, call: Call) -> tuple[int, Any]:
         args = validate(call.params, ITEM_QUERY)
@@ -205,12 +215,13 @@ class ProductHandlers:
     def variations(self, call: Call) -> tuple[int, Any]:
         args = validate(call.params, VARIATION_QUERY)
         call.permit("list")
-        cat, parent_id = self.catalog, int(call.params["product_id"])
-        pool = [p for p in cat.products.values() if p.type == "variation" and p.parent_id == parent_id]
+        cat, parent = self.catalog, self.catalog.get(call.params["product_id"])
+        pool = [v for v in cat.children(parent) if v.type == "variation"] if parent is not None else []
         if args.get("sku"):
             wanted = {s.strip().lower() for s in str(args["sku"]).split(",") if s.strip()}
-            pool = [p for p in pool if p.sku.lower() in wanted]
-        items = sort_items([p for p in pool if self._matches(p, args)], args, _sort_keys(cat), date_tie_by_id=True)
+            pool = [p for p in pool if p.sku.lower() in wanted]   # the own SKU, as the meta query sees it
+        keep = self._filter(args)
+        items = sort_items([p for p in pool if keep(p)], args, _sort_keys(cat), date_tie_by_id=True)
         context = _context(args)
         return paginate(call, args, items, lambda v: variation_json(cat, v, call.base, context=context),
                         call.api + VARIATION_BASE)

@@ -18,10 +18,19 @@ Ids come from one sequence shared by products, variations, orders and refunds, f
 `https_mode` changes who may authenticate (and the scheme in the OAuth base string, as `is_ssl()`
 does); links in answers always point at the emulator's reachable http URL so they can be followed.
 
+One store under two names: `aliases=("localhost",)` declares other host names the store answers
+on (`store.url_via("localhost")` is `http://localhost:PORT`). The site index (`GET /wp-json/`)
+reports the same `home` whichever name is used, and a request that arrives under an alias Host is
+OAuth-checked against that Host, so a client configured with the alias URL authenticates. (A real
+store signs over its home URL whatever the Host; an undeclared Host gets that real behaviour here.)
+
+Thread safety: every admin method and every REST request takes the store's one lock, so a
+background thread can place orders and change statuses while a client reads and writes over HTTP.
+
 Deliberate simplifications (each also noted where it is implemented):
 * the store is the recorded one: taxes off, no coupons, no customers for REST-created orders
-  (`coupon_lines` and unknown `customer_id`s are refused); `place_order` can still compute one tax
-  rate, a fixed-cart coupon and flat-rate shipping, as a checkout would;
+  (`coupon_lines` and unknown `customer_id`s are refused); `place_order` can still compute taxes
+  (one or more rates, `_woo_taxes`), a fixed-cart coupon and flat-rate shipping, as a checkout would;
 * not emulated: global (`pa_`) attributes, images, categories/tags filters, /customers, /coupons,
   /refunds, /webhooks, /variations (WC 10.3+);
 * the default product sort keeps same-second products in id order (the real MySQL order is not
@@ -31,8 +40,9 @@ Deliberate simplifications (each also noted where it is implemented):
 * OAuth timestamps are checked against the wall clock, not `clock`, since clients sign with it.
 
 Modules: `_woo_model` (records), `_woo_catalog` (products, stock), `_woo_orders` (orders, totals,
-transitions, notes), `_woo_json` (shapes), `_woo_params` (WordPress argument checks), `_woo_auth`,
-`_woo_http` (the REST server stages), `_woo_rest_products` / `_woo_rest_orders` (handlers).
+transitions, notes), `_woo_taxes` (tax rates and arithmetic), `_woo_json` (shapes), `_woo_params`
+(WordPress argument checks), `_woo_auth`, `_woo_http` (the REST server stages), `_woo_index` (the
+`/wp-json/` indexes), `_woo_rest_products` / `_woo_rest_orders` (handlers).
 Admin routes under `/__sandbox__/woo/` mirror the Python admin API for out-of-process callers.
 """
 from __future__ import annotations
@@ -73,17 +83,20 @@ class _WooServer(EmulatorServer):
 class WooEmulator(Emulator):
     def __init__(self, name: str, *, consumer_key: str, consumer_secret: str, first_id: int = 17,
                  clock: Callable[[], Any] | None = None, timezone_offset_hours: float = 0,
-                 https_mode: bool = False, key_permissions: str = "read_write"):
+                 https_mode: bool = False, key_permissions: str = "read_write", aliases: Iterable[str] = (),
+                 site_name: str | None = None):
         self.name = name
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.https_mode = https_mode   # settable at any time: is_ssl() as WordPress sees it
+        self.aliases = tuple(aliases)  # other host names this store answers on as itself
         self._ctx = StoreContext(first_id=first_id, clock=clock, timezone_offset_hours=timezone_offset_hours)
         self._catalog = Catalog(self._ctx)
         self._book = OrderBook(self._ctx, self._catalog)
         self._auth = Authenticator(consumer_key, consumer_secret, key_permissions, store_url=self._base,
-                                   https_mode=lambda: self.https_mode)
-        self._http = WooHttp(self._ctx, self._auth, self._base)
+                                   https_mode=lambda: self.https_mode, aliases=lambda: self.aliases)
+        self._http = WooHttp(self._ctx, self._auth, self._base, site_name=site_name or name,
+                             https_mode=lambda: self.https_mode)
         self.server = _WooServer(f"woo-{name}", self._http.not_found)
         handlers = [*ProductHandlers(self._ctx, self._catalog).routes(),
                     *OrderHandlers(self._ctx, self._catalog, self._book).routes()]
@@ -100,6 +113,12 @@ class WooEmulator(Emulator):
     @property
     def api_url(self) -> str:
         return self.url + API_PREFIX
+
+    def url_via(self, host: str) -> str:
+        """The store's URL under another host name, e.g. `url_via("localhost")` ->
+        `http://localhost:PORT` (the server listens on 127.0.0.1, which `localhost` reaches).
+        Declare the name in `aliases` for OAuth-signed requests through it to authenticate."""
+        return f"http://{host}:{self.server.port}"
 
     def _base(self) -> str:
         try:
@@ -125,12 +144,18 @@ class WooEmulator(Emulator):
         """A variable product and its variations, created in order. `stock` given: the parent
         manages stock. Each variation: {"sku", "price", "stock": int | None | "parent",
         "attributes": {"Size": "S"}}; stock None is an unmanaged variation (it reads "parent" when
-        the parent manages stock, as in WooCommerce), "parent" requires a parent stock."""
+        the parent manages stock, as in WooCommerce), "parent" requires a parent stock. A variation
+        whose "sku" is "" or None has none of its own: REST reads show the parent's SKU for it."""
         with self._ctx.lock:
+            seen: set[str] = set()
             for variation in variations:
                 if variation.get("stock") == "parent" and stock is None:
                     raise ValueError(f"variation {variation.get('sku')!r}: stock 'parent' needs a parent stock")
-                self._catalog.check_sku(str(variation.get("sku") or ""), None)
+                own = str(variation.get("sku") or "").strip()   # "" or None: no SKU of its own
+                self._catalog.check_sku(own, None)
+                if own and own.lower() in seen | {sku.lower()}:   # checked before anything is created
+                    raise ValueError(f"SKU {own!r} is given twice")
+                seen.add(own.lower())
             options: dict[str, list[str]] = {}
             for variation in variations:
                 for attr, option in (variation.get("attributes") or {}).items():
@@ -145,7 +170,7 @@ class WooEmulator(Emulator):
             parent = self._catalog.create_product(data)
             for variation in variations:
                 own = variation.get("stock")
-                body: dict[str, Any] = {"sku": variation.get("sku", ""), "regular_price": _price(variation["price"]),
+                body: dict[str, Any] = {"sku": variation.get("sku") or "", "regular_price": _price(variation["price"]),
                                         "manage_stock": isinstance(own, int) and not isinstance(own, bool),
                                         "attributes": [{"name": a, "option": o}
                                                        for a, o in (variation.get("attributes") or {}).items()]}
@@ -188,13 +213,19 @@ class WooEmulator(Emulator):
     def place_order(self, lines: Iterable[tuple[Any, int]], *, status: str = "processing",
                     billing: dict[str, Any] | None = None, shipping: dict[str, Any] | None = None,
                     customer_id: int = 0, prices_include_tax: bool = False, tax_percent: Any = None,
-                    coupon_amount: Any = None, shipping_total: Any = None, currency: str = "USD",
-                    created_at: datetime | float | None = None, coupon_code: str = "sandbox",
+                    tax_rates: list[Any] | None = None, coupon_amount: Any = None, shipping_total: Any = None,
+                    currency: str = "USD", created_at: datetime | float | None = None, coupon_code: str = "sandbox",
                     payment_method: str = "bacs", payment_method_title: str = "Direct bank transfer") -> dict[str, Any]:
-        """An order as a checkout would make it: lines by SKU (or id), totals, taxes (one rate of
-        `tax_percent`; with `prices_include_tax` the product prices include it), a fixed cart coupon
-        of `coupon_amount` spread over the lines, one flat-rate shipping line; then the status
-        transition with its stock reduction and notes. `created_at` backdates the order."""
+        """An order as a checkout would make it: lines by SKU or id (a variation without a SKU of
+        its own by its id), totals, taxes, a fixed cart coupon of `coupon_amount` spread over the
+        lines, one flat-rate shipping line of `shipping_total` (ex tax); then the status transition
+        with its stock reduction and notes. `created_at` backdates the order.
+
+        Taxes: `tax_percent` is one rate (id 1, "Tax", code "US-TAX-1"); `tax_rates` takes rates of
+        the store's tax table, e.g. `[{"percent": 20, "label": "VAT", "country": "GB"}]` or a state
+        plus a county rate, each {"percent", "id"?, "label"?, "rate_code"?, "country"?, "state"?,
+        "priority"?, "compound"?, "shipping"? (default True)}. With `prices_include_tax` the product
+        prices include them."""
         if status not in _ADMIN_STATUSES:
             raise ValueError(f"unknown order status {status!r}")
         with self._ctx.lock:
@@ -207,7 +238,7 @@ class WooEmulator(Emulator):
             order = self._book.create(
                 rows, status=status, billing=billing if billing is not None else dict(DEFAULT_BILLING),
                 shipping=shipping, customer_id=customer_id, prices_include_tax=prices_include_tax,
-                tax_percent=tax_percent, coupon_amount=coupon_amount, coupon_code=coupon_code,
+                tax_percent=tax_percent, tax_rates=tax_rates, coupon_amount=coupon_amount, coupon_code=coupon_code,
                 shipping_total=shipping_total, currency=currency,
                 created_at=as_utc(created_at) if created_at is not None else None, created_via="checkout",
                 payment_method=payment_method, payment_method_title=payment_method_title)
@@ -269,7 +300,8 @@ class WooEmulator(Emulator):
             lines = [(row["sku"], row["quantity"]) if isinstance(row, dict) else (row[0], row[1])
                      for row in data.pop("lines")]
             allowed = {"status", "billing", "shipping", "customer_id", "prices_include_tax", "tax_percent",
-                       "coupon_amount", "shipping_total", "currency", "created_at", "coupon_code"}
+                       "tax_rates", "coupon_amount", "shipping_total", "currency", "created_at", "coupon_code",
+                       "payment_method", "payment_method_title"}
             unknown = set(data) - allowed
             if unknown:
                 raise ValueError(f"unknown fields: {sorted(unknown)}")
@@ -279,7 +311,8 @@ class WooEmulator(Emulator):
 
         def key(request: Request) -> Any:
             value = request.params["key"]
-            return value if self._catalog.by_sku(value) is not None or not value.isdigit() else int(value)
+            with self._ctx.lock:   # the catalogue is read here too, so under the store's lock
+                return value if self._catalog.by_sku(value) is not None or not value.isdigit() else int(value)
 
         def set_stock(request: Request) -> tuple[int, Any]:
             data = body(request)
