@@ -1,0 +1,199 @@
+"""The emulators' indexes (SKU, slug, id, order number, row) never go stale.
+
+Both emulators answer SKU and id lookups from indexes so that 10,000-SKU catalogues seed and list in
+seconds (`bench/bench_seed.py` measures it; no test here is timed). These tests change SKUs, slugs,
+statuses and numbers every way a client or an admin can, and check each lookup still finds exactly
+what a scan of everything would. Answers are schema-checked as everywhere (`try_watch`, conftest).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from requests_oauthlib import OAuth1
+
+from _woo_schema import try_watch
+from katana_woo_sdk.sandbox.katana_emulator import KatanaEmulator
+from katana_woo_sdk.sandbox.woo_emulator import WooEmulator
+
+KEY, SECRET = "ck_sandbox_index_key", "cs_sandbox_index_secret"
+AUTH = OAuth1(KEY, client_secret=SECRET, signature_method="HMAC-SHA256", signature_type="query")
+
+
+@pytest.fixture
+def store():
+    store = WooEmulator("shop-index", consumer_key=KEY, consumer_secret=SECRET)
+    failures = try_watch(store) or []
+    with store:
+        yield store
+    assert not failures, "answers outside the OpenAPI schema:\n" + "\n".join(failures)
+
+
+def woo(store, method, path, **kwargs):
+    response = requests.request(method, store.api_url + path, auth=AUTH, timeout=10, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def by_sku(store, skus):
+    return sorted((p["id"], p["sku"]) for p in woo(store, "GET", "/products", params={"sku": skus}))
+
+
+# --- WooCommerce: SKUs -------------------------------------------------------------------------------
+
+def test_sku_changes_move_the_index(store):
+    a = store.add_product("A-1", "Alpha", "1.00")
+    woo(store, "PUT", f"/products/{a['id']}", json={"sku": "A-2"})
+    assert by_sku(store, "A-1") == [] and by_sku(store, "a-2") == [(a["id"], "A-2")]   # case-insensitive
+    b = woo(store, "POST", "/products", json={"name": "Beta", "sku": "A-1"})           # the old SKU is free again
+    clash = requests.post(store.api_url + "/products", auth=AUTH, json={"name": "x", "sku": "a-2"}, timeout=10).json()
+    assert (clash["code"], clash["data"]["resource_id"], clash["data"]["unique_sku"]) == (
+        "product_invalid_sku", a["id"], "a-2-1")
+    woo(store, "PUT", f"/products/{b['id']}", json={"sku": ""})
+    assert by_sku(store, "A-1") == [] and store.product_by_sku("A-2")["id"] == a["id"]
+
+
+def test_trash_frees_a_sku_and_deletion_forgets_it(store):
+    a = store.add_product("T-1", "Trashy", "1.00")
+    woo(store, "DELETE", f"/products/{a['id']}")                                   # to the trash
+    trashed = woo(store, "GET", "/products", params={"sku": "T-1", "status": "trash"})
+    assert [p["id"] for p in trashed] == [a["id"]] and by_sku(store, "T-1") == []  # "any" is all but trash
+    b = store.add_product("T-1", "Fresh", "1.00")                                  # trash does not hold the SKU
+    assert store.product_by_sku("T-1")["id"] == b["id"]
+    store.delete_product(b["id"])
+    store.delete_product(a["id"])
+    assert by_sku(store, "T-1") == []
+    with pytest.raises(KeyError):
+        store.product_by_sku("T-1")
+
+
+def test_variation_skus_follow_their_variations(store):
+    parent = store.add_variable_product("V", "Vee", [{"sku": "V-S", "price": "1"}, {"sku": "V-M", "price": "1"}])
+    s, m = parent["variations"]
+    woo(store, "PUT", f"/products/{parent['id']}/variations/{s}", json={"sku": "V-SMALL"})
+    woo(store, "POST", f"/products/{parent['id']}/variations/batch", json={"delete": [m]})
+    assert by_sku(store, "V-S,V-M,V-SMALL,V") == [(parent["id"], "V"), (s, "V-SMALL")]
+    woo(store, "DELETE", f"/products/{parent['id']}", params={"force": "true"})   # takes its variations along
+    assert by_sku(store, "V,V-SMALL") == []
+    assert store.add_product("V-SMALL", "Reused", "1.00")["sku"] == "V-SMALL"
+
+
+# --- WooCommerce: slugs, related ids, listings by id --------------------------------------------
+
+def test_slugs_stay_unique_among_products(store):
+    ids = [store.add_product(f"W-{i}", "Widget", "1.00")["id"] for i in range(3)]
+    slugs = [woo(store, "GET", f"/products/{i}")["slug"] for i in ids]
+    assert slugs == ["widget", "widget-2", "widget-3"]
+    store.delete_product(ids[1])
+    assert woo(store, "POST", "/products", json={"name": "Widget"})["slug"] == "widget-2"   # freed
+    woo(store, "PUT", f"/products/{ids[0]}", json={"slug": "gadget"})
+    assert woo(store, "PUT", f"/products/{ids[2]}", json={"slug": "widget"})["slug"] == "widget"
+    assert woo(store, "PUT", f"/products/{ids[2]}", json={"slug": "gadget"})["slug"] == "gadget-2"
+    # Variations are not counted: their slugs repeat their parent's name freely.
+    store.add_variable_product("TEE", "Tee", [{"sku": "TEE-S", "price": "1", "attributes": {"Size": "S"}}])
+    assert woo(store, "POST", "/products", json={"name": "Tee - S"})["slug"] == "tee-s"
+
+
+def test_related_ids_are_the_newest_published_others(store):
+    ids = [store.add_product(f"R-{i}", f"R {i}", "1.00")["id"] for i in range(8)]
+    store.add_variable_product("RV", "RV", [{"sku": "RV-1", "price": "1"}])
+    woo(store, "PUT", f"/products/{ids[6]}", json={"status": "draft"})
+    parent_id = store.product_by_sku("RV")["id"]
+    assert woo(store, "GET", f"/products/{ids[7]}")["related_ids"] == [parent_id, ids[5], ids[4], ids[3], ids[2]]
+    assert woo(store, "GET", f"/products/{ids[0]}")["related_ids"] == [parent_id, ids[7], ids[5], ids[4], ids[3]]
+
+
+def test_include_listings_are_lookups_with_every_other_filter_still_applied(store):
+    ids = [store.add_product(f"I-{i}", f"I {i}", "1.00")["id"] for i in range(4)]
+    parent = store.add_variable_product("IV", "IV", [{"sku": "IV-1", "price": "1"}])
+    woo(store, "PUT", f"/products/{ids[1]}", json={"status": "draft"})
+    wanted = ",".join(str(i) for i in (ids[2], 999, ids[0], parent["variations"][0]))   # PHP: a=1&a=2 keeps 2
+    listed = woo(store, "GET", "/products", params={"include": wanted, "orderby": "include", "status": "publish"})
+    assert [p["id"] for p in listed] == [ids[2], ids[0]]   # no variation, no draft, unknown ids ignored
+    orders = [store.place_order([(f"I-{i}", 1)])["id"] for i in (0, 2, 3)]
+    store.set_order_status(orders[1], "cancelled")
+    found = woo(store, "GET", "/orders", params={"include[]": [orders[2], orders[1], orders[0]],
+                                                 "status": "processing"})
+    assert [o["id"] for o in found] == [orders[2], orders[0]]
+
+
+# --- Katana ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def katana():
+    with KatanaEmulator(rate=None) as k:
+        k.add_location("Main Warehouse")
+        k.add_location("East Coast DC")
+        k.add_location("Outlet")
+        yield k
+
+
+def kget(katana, path, **params):
+    response = requests.get(katana.base_url + path, params=params, timeout=10,
+                            headers={"Authorization": f"Bearer {katana.api_key}"})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def test_katana_sku_index_follows_deletes_and_reuse(katana):
+    old = katana.add_variant("MUG", product_name="Mug")
+    with pytest.raises(ValueError):
+        katana.add_variant("MUG")
+    katana.delete_variant("MUG")
+    new = katana.add_variant("MUG", product_name="Mug")
+    assert katana.variant("MUG")["id"] == new["id"] != old["id"]
+    assert [v["id"] for v in kget(katana, "/variants", sku="MUG").json()["data"]] == [new["id"]]
+    assert [v["id"] for v in kget(katana, "/variants", sku="MUG", include_deleted="true").json()["data"]] == [
+        old["id"], new["id"]]
+    assert [v["id"] for v in kget(katana, "/variants", ids=[new["id"], old["id"], 1]).json()["data"]] == [new["id"]]
+    # Variants of one product share it; its product lists only the live ones.
+    mug = kget(katana, f"/variants/{new['id']}", extend="product_or_material").json()["product_or_material"]
+    assert [v["id"] for v in mug["variants"]] == [new["id"]] and mug["id"] == old["product_id"]
+
+
+def test_katana_order_numbers_and_rows_are_found_by_index(katana):
+    katana.add_variant("MUG")
+    customer = katana.add_customer("Jane")["id"]
+    row = {"variant_id": katana.variant("MUG")["id"], "quantity": 1}
+    first = katana.create_sales_order({"customer_id": customer, "order_no": "A-1", "sales_order_rows": [row]})
+    headers = {"Authorization": f"Bearer {katana.api_key}"}
+    renamed = requests.patch(f"{katana.base_url}/sales_orders/{first['id']}", json={"order_no": "A-2"},
+                             headers=headers, timeout=10)
+    assert renamed.status_code == 200
+    reused = katana.create_sales_order({"customer_id": customer, "order_no": "A-1", "sales_order_rows": [row]})
+    assert reused["order_no"] == "A-1"                              # the old number is free again
+    with pytest.raises(Exception) as refused:
+        katana.create_sales_order({"customer_id": customer, "order_no": "A-2", "sales_order_rows": [row]})
+    assert "unique" in str(getattr(refused.value, "details", refused.value))
+    unnamed = katana.create_sales_order({"customer_id": customer, "sales_order_rows": [row]})
+    assert unnamed["order_no"] == "SO-3"
+    row_id = reused["sales_order_rows"][0]["id"]
+    assert kget(katana, f"/sales_order_rows/{row_id}").json()["sales_order_id"] == reused["id"]
+    katana.delete_sales_order(reused["id"])
+    assert requests.get(f"{katana.base_url}/sales_order_rows/{row_id}", headers=headers, timeout=10).status_code == 404
+
+
+def test_inventory_pages_build_only_their_rows_yet_match_the_whole_list(katana):
+    for i in range(7):
+        katana.add_variant(f"V-{i}")
+        katana.set_stock(f"V-{i}", "East Coast DC", i)
+    katana.delete_variant("V-3")
+    whole = kget(katana, "/inventory", limit=250).json()["data"]
+    assert len(whole) == 3 * 6
+    assert [r["location_id"] for r in whole[:6]] == [katana.location_id("Main Warehouse")] * 6   # oldest first
+    pages, page = [], 1
+    while True:
+        response = kget(katana, "/inventory", limit=4, page=page)
+        pages += response.json()["data"]
+        meta = json.loads(response.headers["X-Pagination"])
+        assert meta["total_records"] == "18" and meta["total_pages"] == "5"
+        if meta["last_page"] == "true":
+            break
+        page += 1
+    assert pages == whole
+    east = kget(katana, "/inventory", location_id=katana.location_id("East Coast DC"),
+                variant_id=[katana.variant("V-5")["id"], katana.variant("V-1")["id"]]).json()["data"]
+    assert [(r["variant_id"], r["quantity_in_stock"]) for r in east] == [
+        (katana.variant("V-1")["id"], "1.00000"), (katana.variant("V-5")["id"], "5.00000")]
+    assert kget(katana, "/inventory", limit=4, page=9).json()["data"] == []
