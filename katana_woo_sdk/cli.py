@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="PLAN_JSON", help="save the plan for `apply CONFIG PLAN_JSON`")
     p.add_argument("--confirm-shared-location-import", action="store_true",
                    help="plan the initial stock import into a location other stores share")
+    p.add_argument("--include-customer-data", action="store_true",
+                   help="put each order's e-mail, phone and addresses into the plan (off by default, so a plan "
+                        "can be posted on a pull request; apply never needs them)")
     output_options(p)
     p.set_defaults(func=_cmd_plan)
 
@@ -103,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="append", default=[], metavar="NAME", help="only this store (repeatable)")
     p.add_argument("--confirm-shared-location-import", action="store_true",
                    help="allow the initial stock import into a location other stores share")
+    p.add_argument("--replan", action="store_true",
+                   help="with a saved plan: do not enforce it as a contract (apply it although the config changed, "
+                        "it was applied or it is old; run changed actions as re-planned); the report says so")
     output_options(p)
     p.set_defaults(func=_cmd_apply)
 
@@ -182,7 +188,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     with _open_runner(args) as runner:
         # Passed only when given, so a runner without the option still plans.
-        extra = {"confirm_shared_import": True} if args.confirm_shared_location_import else {}
+        extra: dict[str, Any] = {"confirm_shared_import": True} if args.confirm_shared_location_import else {}
+        if args.include_customer_data:
+            extra["include_customer_data"] = True
         plan = runner.plan(stores=args.store or None, **extra)
     if args.out:
         path = plan.save(args.out)
@@ -202,8 +210,9 @@ def _load_plan(path: str) -> Plan:
 def _cmd_apply(args: argparse.Namespace) -> int:
     plan = _load_plan(args.plan) if args.plan else None
     with _open_runner(args) as runner:
+        extra = {"replan": True} if args.replan else {}
         report = runner.apply(plan=plan, stores=args.store or None,
-                              confirm_shared_import=args.confirm_shared_location_import)
+                              confirm_shared_import=args.confirm_shared_location_import, **extra)
     _emit(report, args)
     return report.exit_code
 

@@ -252,6 +252,12 @@ class StockAdjustments(_Namespace):
         matches.sort(key=lambda sa: (sa.deleted_at is not None, sa.id))
         return matches[0] if matches else None
 
+    def at_location(self, location_id: int) -> list[StockAdjustment]:
+        """Every live adjustment at one location (re-checked here: an ignored filter returns all)."""
+        found = (StockAdjustment.from_api(p) for p in
+                 self._http.iter_katana("/stock_adjustments", {"location_id": int(location_id)}))
+        return [a for a in found if a.location_id == int(location_id) and a.deleted_at is None]
+
     def find_all(self, number: str) -> list[StockAdjustment]:
         """Every live adjustment with exactly this number, oldest first (two mean two runners both
         created it: see `engines.initial_import`)."""

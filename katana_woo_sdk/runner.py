@@ -198,7 +198,13 @@ class Runner:
         for w in [w for w in live if w.live and not w.companion]:  # ... then the one-time initial imports ...
             if w.config.stock.initial_import:
                 self._guard(w, lambda w=w: self._plan_initial(ctx, w, confirm, earlier), fatal=False)
-        pending = self._pending(ctx, [w for w in work if w.facts is not None])
+        try:
+            pending = self._pending(ctx, [w for w in work if w.facts is not None])
+        except KatanaWooError as exc:
+            for w in live:
+                if w.live and not w.companion and w.config.stock.sync:
+                    w.fail(f"stock: cannot tell what the stores took: {exc}", fatal=False)
+            return work
         adjustments: dict[int, dict[int, Any]] = {}
         for w in live:
             if w.initial is not None:
@@ -327,7 +333,13 @@ class Runner:
 
         def parents(name: str) -> Mapping[int, str]:
             ids = {li.product_id for o in observed[name] for li in o.line_items if li.variation_id}
-            return ctx.parent_skus(by_name[name].config, ids)
+            try:
+                return ctx.parent_skus(by_name[name].config, ids)
+            except KatanaWooError as exc:
+                # Unknown parents: every variation line counts under its SKU, which can only lower a
+                # figure (a line of a variation without its own SKU then lowers its parent's).
+                log.warning("%s: cannot read the parents of variation lines (%s)", name, exc)
+                return {}
 
         return taken_not_committed(
             observed, stores={n: w.config for n, w in by_name.items()},
@@ -576,8 +588,14 @@ class _LocationSync:
             self._correct(written)
 
     def _plans(self) -> dict[str, stock_engine.StockPlan]:
-        pending = self.runner._pending(self.ctx, self.members, self.fresh)
-        out = {}
+        out: dict[str, stock_engine.StockPlan] = {}
+        try:
+            pending = self.runner._pending(self.ctx, self.members, self.fresh)
+        except KatanaWooError as exc:
+            for w in self.writers:
+                w.fail(f"stock sync: cannot tell what the stores took: {exc}", fatal=False)
+                out[w.name] = stock_engine.StockPlan()
+            return out
         for w in self.writers:
             try:
                 out[w.name] = stock_engine.plan_push(self.ctx, w.config, w.location, pending)
@@ -608,27 +626,24 @@ class _LocationSync:
         return stock_engine.write_push(ctx, w.config, action.payload.writes, revise=revise, every=REVISE_EVERY)
 
     def _correct(self, written: dict[str, dict[str, int]]) -> None:
-        """After the writes: an order placed in the instant between the last fresh read and a write
-        was overwritten by that write. Read once more and lower any level written too high."""
+        """After the writes, read the orders once more: one placed in the instant between the last
+        read and a write was overwritten by that write, and one placed in another store of the
+        location lowered every store's figure. Lower any level now above its figure (never raise),
+        and read again after a correction, a few rounds at most."""
         for _ in range(CORRECTION_ROUNDS):
             self._refresh()
             pending = self.runner._pending(self.ctx, self.members, self.fresh)
             corrections = False
             for w in self.writers:
-                levels = written.get(w.name)
-                if not levels:
-                    continue
-                figures = stock_engine.figures(self.ctx, w.config, w.location, pending)
-                items = [stock_engine.StockWriteItem(sku, f.item.id, f.item.parent_id if f.item.is_variation else None,
-                                                     levels[sku], f.target)
-                         for sku, f in figures.items() if sku in levels and f.target < levels[sku]]
+                items = stock_engine.too_high(self.ctx, w.config, w.location, pending, written.get(w.name, {}))
                 if not items:
                     continue
                 corrections = True
                 result = stock_engine.write_push(self.ctx, w.config, items)
-                levels.update(result.pushed)
-                w.notes["stock_corrected_after_write"] = sorted(result.pushed)
-                log.info("%s: %d levels lowered after their write: orders arrived in the instant before it",
+                written.setdefault(w.name, {}).update(result.pushed)
+                w.notes["stock_corrected_after_write"] = sorted(
+                    set(w.notes.get("stock_corrected_after_write", ())) | set(result.pushed))
+                log.info("%s: %d levels lowered right after the writes: orders arrived meanwhile",
                          w.name, len(result.pushed))
             if not corrections:
                 return

@@ -2,6 +2,7 @@
 on it, and small queries of the emulators' state."""
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
@@ -57,3 +58,105 @@ def orders_for(sandbox, store: str, woo_id: int) -> list[dict]:
 
 def available(sandbox, sku: str, location: str) -> Decimal:
     return sandbox.katana.inventory_of(sku, location)["available"]
+
+
+def custom_runner(sandbox, tmp_path: Path, stores: Mapping[str, Mapping[str, Any]], *, attempts: int = 2,
+                  read_timeout: float = 60.0, batch_limit: int | None = None, state_name: str = "state.sqlite",
+                  **kwargs: Any) -> "Runner":
+    """A runner whose clients retry `attempts` times 10 ms apart (a test can exhaust retries quickly),
+    wait `read_timeout` s for an answer and send at most `batch_limit` stock writes per batch.
+    The runner closes the clients it was given when it is closed (see `_OwningRunner`)."""
+    from katana_woo_sdk._http import CallCounter, RetryPolicy, Timeouts
+    from katana_woo_sdk.katana import KatanaClient
+    from katana_woo_sdk.woo import WooClient
+
+    text = config_text(stores, state_path=tmp_path / state_name, **kwargs)
+    config = load_config_text(text, filename=str(tmp_path / "katana-woo.yaml"), base_dir=tmp_path,
+                              env=sandbox.env())
+    counter = CallCounter()
+    retry = RetryPolicy(max_attempts=attempts, base=0.01, cap=0.02)
+    timeouts = Timeouts(connect=2.0, read=read_timeout)
+    katana = KatanaClient(config.katana.api_key.reveal(), base_url=config.katana.base_url, retry=retry,
+                          counter=counter, rate=config.katana.rate_limit.requests,
+                          period=config.katana.rate_limit.period_seconds, timeouts=timeouts)
+    extra = {"batch_limit": batch_limit} if batch_limit else {}
+    woo = {s.name: WooClient(s.url, s.consumer_key.reveal(), s.consumer_secret.reveal(), retry=retry,
+                             counter=counter, name=s.name, timeouts=timeouts, **extra) for s in config.stores}
+    return _OwningRunner(config, katana=katana, woo=woo, progress=False, calls=counter)
+
+
+class _OwningRunner(Runner):
+    """A Runner handed its clients that still closes them (tests build clients with special settings)."""
+
+    def close(self) -> None:
+        super().close()
+        self.katana.close()
+        for client in self.woo.values():
+            client.close()
+
+
+class Shoppers:
+    """Shoppers buying on a background thread: random lines of `skus` in random `stores`, one order
+    every `every` seconds, until stopped. Records each order placed (store, WooCommerce order)."""
+
+    def __init__(self, sandbox, stores, skus, *, every: float = 0.01, seed: int = 7, max_qty: int = 2,
+                 statuses=("processing", "processing", "processing", "on-hold"), limit: int = 400):
+        import random
+        import threading
+
+        self.sandbox, self.stores, self.skus = sandbox, list(stores), list(skus)
+        self.every, self.max_qty, self.statuses, self.limit = every, max_qty, tuple(statuses), limit
+        self.random = random.Random(seed)
+        self.placed: list[tuple[str, dict]] = []
+        self.placed_at: list[tuple[str, dict, float]] = []   # with time.monotonic() once it exists
+        self.refused = 0
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shoppers", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and len(self.placed) < self.limit:
+            store = self.random.choice(self.stores)
+            shop = self.sandbox.stores[store]
+            lines = [(sku, self.random.randint(1, self.max_qty)) for sku in self.random.sample(self.skus, 2)]
+            if any((shop.stock_of(sku) or 0) < qty for sku, qty in lines):
+                self.refused += 1            # a checkout refuses what the shelf does not have
+            else:
+                try:
+                    order = shop.place_order(lines, status=self.random.choice(self.statuses))
+                    self.placed_at.append((store, order, time.monotonic()))
+                    self.placed.append((store, order))
+                except BaseException as exc:  # reported by stop(): a shopper must not die silently
+                    self.errors.append(exc)
+                    return
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> "Shoppers":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        if self.errors:
+            raise self.errors[0]
+
+
+def taken_not_committed(sandbox, stores) -> dict[str, int]:
+    """SKU -> units on orders of `stores` that WooCommerce deducted (processing, on-hold) and that
+    Katana has no live or deleted sales order for: what the stores took that Katana has not committed."""
+    keys = {(so.get("ecommerce_store_name"), str(so.get("ecommerce_order_id"))) for so in sales_orders(sandbox)}
+    total: dict[str, int] = {}
+    for store in stores:
+        shop = sandbox.stores[store]
+        host = shop.url.split("://", 1)[1]
+        for order in shop.orders():
+            if order["status"] not in ("processing", "on-hold") or (host, str(order["id"])) in keys:
+                continue
+            for li in order["line_items"]:
+                if li.get("sku"):
+                    total[li["sku"]] = total.get(li["sku"], 0) + li["quantity"]
+    return total

@@ -47,9 +47,12 @@ OPEN_TAKEN = ("processing", "on-hold")   # WooCommerce deducted the units; they 
 SET, ADD = "set", "add"
 
 
+PREFIX = "WOO-INIT-"
+
+
 def initial_import_number(store: StoreConfig) -> str:
     """Deterministic, so Katana itself tells whether the import was done (state may be lost)."""
-    return f"WOO-INIT-{store.ecommerce_store_name}"
+    return f"{PREFIX}{store.ecommerce_store_name}"
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,8 @@ def is_confirmed(ctx: RunContext, store: StoreConfig) -> bool:
 def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location, facts: OrderFacts | None, *,
                         others: Sequence[StoreConfig], earlier_in_run: Sequence[str], confirmed: bool
                         ) -> InitialImportPlan:
-    """`others`: the config's other enabled stores; `earlier_in_run`: stores whose import into the
-    same location this run plans before this one."""
+    """`others`: the config's other enabled stores (to name them); `earlier_in_run`: stores whose
+    import into the same location this run plans before this one."""
     if not store.stock.initial_import:
         return InitialImportPlan("off")
     number = initial_import_number(store)
@@ -93,12 +96,12 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
                                                                f"(#{existing.id}) at location #{existing.location_id}; "
                                                                f"not repeated"}, found=existing)
     earlier = set(earlier_in_run) | {r.store for r in ctx.state.initial_imports_at(location.id) if r.store != store.name}
-    for other in others:
-        if other.name in earlier or other.name == store.name or not other.stock.initial_import:
-            continue
-        found = ctx.katana.stock_adjustments.find(initial_import_number(other), include_deleted=False)
-        if found is not None and found.location_id == location.id:
-            earlier.add(other.name)
+    # Katana itself tells which stores imported here, whatever config or state they ran from: every
+    # initial import's number starts with the same prefix (one listing, once per store's lifetime).
+    names = {initial_import_number(o): o.name for o in others}
+    for adjustment in ctx.katana.stock_adjustments.at_location(location.id):
+        if adjustment.stock_adjustment_number.startswith(PREFIX) and adjustment.stock_adjustment_number != number:
+            earlier.add(names.get(adjustment.stock_adjustment_number, adjustment.stock_adjustment_number))
     if earlier and not (confirmed or store.stock.confirm_shared_location_import):
         return InitialImportPlan("refused", message=(
             f"initial stock import for {store.name} refused: {location} already has (or gets in this run) an "

@@ -156,7 +156,8 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
         "store_only_skus": store_only[:LIST_LIMIT], "store_only_count": len(store_only),
         "unmanaged_skus": unmanaged, "parent_managed_skus": parent_managed, "no_inventory_row_skus": no_row,
         "variations_without_sku": no_own_sku, "items_without_sku": no_sku,
-        "in_sync": len(catalog) - len(writes), "variations_not_read": catalog.unread_variations,
+        "in_sync": sum(1 for f in found.values() if f.item.stock_quantity == f.target),
+        "variations_not_read": catalog.unread_variations,
     }
     warning = None
     if variants and not inventory and not adjustments:
@@ -241,6 +242,20 @@ def write_push(ctx: RunContext, store: StoreConfig, items: Sequence[StockWriteIt
     if hasattr(bar, "close"):
         bar.close()
     return PushResult(pushed, tuple(failed), revisions)
+
+
+def too_high(ctx: RunContext, store: StoreConfig, location: Location, pending: Pending,
+             written: Mapping[str, int]) -> list[StockWriteItem]:
+    """Items whose level is now above their figure: what this run wrote (`written`: SKU -> level),
+    else what the store showed when read. An order of the store itself after that only lowers the
+    level and the figure alike, so comparing with the known level never raises a level."""
+    out = []
+    for sku, fig in figures(ctx, store, location, pending).items():
+        known = written.get(sku, fig.item.stock_quantity)
+        if known is not None and fig.target < known:
+            out.append(StockWriteItem(sku, fig.item.id, fig.item.parent_id if fig.item.is_variation else None,
+                                      known, fig.target))
+    return out
 
 
 def revised(items: Sequence[StockWriteItem], fresh: Mapping[str, ItemFigure]) -> list[StockWriteItem]:
