@@ -197,3 +197,25 @@ def test_inventory_pages_build_only_their_rows_yet_match_the_whole_list(katana):
     assert [(r["variant_id"], r["quantity_in_stock"]) for r in east] == [
         (katana.variant("V-1")["id"], "1.00000"), (katana.variant("V-5")["id"], "5.00000")]
     assert kget(katana, "/inventory", limit=4, page=9).json()["data"] == []
+
+
+def test_katana_ids_filters_are_lookups_that_still_honour_the_other_filters(katana):
+    katana.add_variant("MUG")
+    customers = [katana.add_customer(name)["id"] for name in ("Ann", "Bob", "Cy")]
+    row = {"variant_id": katana.variant("MUG")["id"], "quantity": 1}
+    orders = [katana.create_sales_order({"customer_id": c, "sales_order_rows": [row, row]}) for c in customers]
+    katana.delete_sales_order(orders[1]["id"])
+    katana.delete_customer(customers[2])
+    ids = [o["id"] for o in orders]
+    assert [o["id"] for o in kget(katana, "/sales_orders", ids=[ids[2], ids[1], 12345]).json()["data"]] == [ids[2]]
+    assert [o["id"] for o in kget(katana, "/sales_orders", ids=ids[1], include_deleted="true").json()["data"]] == [
+        ids[1]]
+    rows = [r["id"] for o in orders for r in o["sales_order_rows"]]
+    assert [r["id"] for r in kget(katana, "/sales_order_rows", ids=[rows[5], rows[0], rows[2]]).json()["data"]] == [
+        rows[0], rows[5]]   # rows of the deleted order only with include_deleted
+    assert [r["id"] for r in kget(katana, "/sales_order_rows", ids=rows[2], include_deleted="true").json()["data"]] \
+        == [rows[2]]
+    assert kget(katana, "/sales_order_rows", ids=999999).json()["data"] == []
+    assert [r["id"] for r in kget(katana, "/sales_order_rows", ids=rows[0], sales_order_ids=ids[2]).json()["data"]] \
+        == []
+    assert [c["name"] for c in kget(katana, "/customers", ids=customers).json()["data"]] == ["Ann", "Bob"]

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from ._katana_data import KatanaData
 from ._katana_model import KatanaApiError, not_found
-from ._katana_query import MAX_LIMIT, Query, filter_dates, filter_eq, filter_in
+from ._katana_query import MAX_LIMIT, Query, filter_dates, filter_eq, filter_in, records
 from ._katana_ratelimit import RateLimiter
 from ._server import Request, Response
 
@@ -235,10 +235,9 @@ class KatanaApi:
     # --- stock adjustments ------------------------------------------------------------------
 
     def list_stock_adjustments(self, request: Request, q: Query):
-        adjs = sorted(self.data.stock_adjustments.values(), key=lambda a: a["id"])
+        adjs = records(self.data.stock_adjustments, q.ints("ids"))
         if not q.bool("include_deleted"):
             adjs = [a for a in adjs if a["deleted_at"] is None]
-        adjs = filter_in(adjs, lambda a: a["id"], q.ints("ids"))
         adjs = filter_eq(adjs, lambda a: a["stock_adjustment_number"], q.str("stock_adjustment_number"))
         adjs = filter_eq(adjs, lambda a: a["location_id"], q.int("location_id"))
         return self._page(filter_dates(adjs, q), q, self.data.stock_adjustment_api)
@@ -256,10 +255,9 @@ class KatanaApi:
     # --- sales orders -----------------------------------------------------------------------
 
     def list_sales_orders(self, request: Request, q: Query):
-        orders = sorted(self.data.sales_orders.values(), key=lambda so: so.id)
+        orders = records(self.data.sales_orders, q.ints("ids"))
         if not q.bool("include_deleted"):
             orders = [so for so in orders if so.deleted_at is None]
-        orders = filter_in(orders, lambda so: so.id, q.ints("ids"))
         orders = filter_eq(orders, lambda so: so.order_no, q.str("order_no"))
         orders = filter_eq(orders, lambda so: so.customer_id, q.int("customer_id"))
         orders = filter_eq(orders, lambda so: so.location_id, q.int("location_id"))
@@ -293,15 +291,18 @@ class KatanaApi:
         self.data.delete_sales_order(self._id(request))
         return 204, None, {}
 
-    def _all_rows(self, include_deleted: bool):
-        for so in sorted(self.data.sales_orders.values(), key=lambda so: so.id):
+    def _all_rows(self, include_deleted: bool, order_ids: list[int]):
+        for so in records(self.data.sales_orders, order_ids):
             if include_deleted or so.deleted_at is None:
                 for row in so.rows:
                     yield so, row
 
     def list_sales_order_rows(self, request: Request, q: Query):
-        pairs = list(self._all_rows(bool(q.bool("include_deleted"))))
-        pairs = filter_in(pairs, lambda p: p[1].id, q.ints("ids"))
+        row_ids, order_ids = q.ints("ids"), q.ints("sales_order_ids")
+        if row_ids and not order_ids:   # through the row index: read only the orders holding those rows
+            order_ids = [o for o in (self.data.row_order(r) for r in row_ids) if o is not None] or [0]   # 0: none
+        pairs = list(self._all_rows(bool(q.bool("include_deleted")), order_ids))
+        pairs = filter_in(pairs, lambda p: p[1].id, row_ids)
         pairs = filter_in(pairs, lambda p: p[0].id, q.ints("sales_order_ids"))
         pairs = filter_eq(pairs, lambda p: p[1].variant_id, q.int("variant_id"))
         pairs = filter_eq(pairs, lambda p: p[1].location_id, q.int("location_id"))
@@ -340,10 +341,9 @@ class KatanaApi:
     # --- customers and tax rates ------------------------------------------------------------
 
     def list_customers(self, request: Request, q: Query):
-        customers = sorted(self.data.customers.values(), key=lambda c: c["id"])
+        customers = records(self.data.customers, q.ints("ids"))
         if not q.bool("include_deleted"):
             customers = [c for c in customers if c["deleted_at"] is None]
-        customers = filter_in(customers, lambda c: c["id"], q.ints("ids"))
         # Text filters match exactly: Katana does not say how they match, and clients re-check.
         for name in ("name", "first_name", "last_name", "company", "email", "phone", "reference_id", "category",
                      "currency"):

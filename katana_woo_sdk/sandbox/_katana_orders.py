@@ -224,6 +224,10 @@ class SalesOrderRules:
         so.deleted_at = self._touch(so)   # commitment disappears with it (computed)
         return so
 
+    def row_order(self, row_id: int) -> int | None:
+        """The id of the order holding row `row_id` (deleted orders too), from the row index."""
+        return self._row_order.get(row_id)
+
     def find_row(self, row_id: int) -> tuple[SalesOrder, SalesOrderRow]:
         so = self.sales_orders.get(self._row_order.get(row_id, -1))
         if so is None or so.deleted_at is not None:

@@ -93,6 +93,14 @@ def _query_error(name: str, code: str, message: str, **info: Any) -> KatanaApiEr
     return error
 
 
+def records(table: dict[int, Any], ids: list[int]) -> list:
+    """The records of `table` (keyed by id, ids only ever growing) in id order: those named by an
+    `ids` filter (a lookup each), or all of them."""
+    if ids:
+        return [table[i] for i in sorted(set(ids)) if i in table]
+    return list(table.values())
+
+
 def filter_eq(items: list, key: Callable[[Any], Any], wanted: Any) -> list:
     return items if wanted is None else [item for item in items if key(item) == wanted]
 

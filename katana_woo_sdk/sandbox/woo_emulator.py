@@ -89,7 +89,7 @@ class WooEmulator(Emulator):
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.https_mode = https_mode   # settable at any time: is_ssl() as WordPress sees it
-        self.aliases = tuple(aliases)  # other host names this store answers on as itself
+        self.aliases = tuple(aliases)  # other host names this store answers on as itself (settable later)
         self._ctx = StoreContext(first_id=first_id, clock=clock, timezone_offset_hours=timezone_offset_hours)
         self._catalog = Catalog(self._ctx)
         self._book = OrderBook(self._ctx, self._catalog)
