@@ -27,6 +27,10 @@ Choices made where Katana's real behaviour is unknown (each one the harder case 
 - creating an order at a location with `sales_allowed: false` -> 422;
 - a second `POST /sales_order_shipping_fee` for the same order -> 422 `unique`;
 - duplicate `stock_adjustment_number` is accepted (`unique_stock_adjustment_number=True` refuses);
+- `DELETE /stock_adjustments/{id}` soft-deletes and takes the quantities back out of stock (one
+  reversing inventory movement per row); `DELETE /customers/{id}` soft-deletes even a customer with
+  orders; both answer 204 as the community spec says (the gateway's spec says 200);
+- every in-stock change is one `/inventory_movements` entry; an admin `set_stock` is `SystemGenerated`;
 - text filters (`email`, `name`, `order_no`, ...) match exactly; a comma in an array parameter is
   part of the value; `GET /sales_orders/{id}` of a deleted order answers 200 with `deleted_at`;
 - the rate-limit window slides (`window="fixed"` for the other reading); with `rate=None` no
