@@ -9,13 +9,15 @@ state files on one store therefore cannot both look a key up, both find nothing 
 (measured before this lock: duplicates in 11 of 12 rounds).
 
 The locks are files in one directory per machine user: `$KATANA_WOO_LOCK_DIR`, else
-`<tempdir>/katana-woo-locks`. They are `state.StateLock`s (the kernel releases them when the
+`<tempdir>/katana-woo-locks-<user>` (per user: another user's lock file may not be writable; two
+users applying to one store on one machine should point `KATANA_WOO_LOCK_DIR` at a shared place). They are `state.StateLock`s (the kernel releases them when the
 holder dies, and a refused runner is told who holds it). Across machines they do nothing; there
 every run's duplicate check (`engines.orders.repair_duplicates`) is the safety net.
 """
 from __future__ import annotations
 
 import contextlib
+import getpass
 import hashlib
 import os
 import sys
@@ -32,7 +34,7 @@ LOCK_DIR_ENV = "KATANA_WOO_LOCK_DIR"
 
 
 def lock_dir() -> Path:
-    path = Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "katana-woo-locks")
+    path = Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / f"katana-woo-locks-{_user()}")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -67,6 +69,13 @@ def store_locks(config: Config, stores: Sequence[StoreConfig], *, timeout: float
                 err.holder = getattr(exc, "holder", None)  # type: ignore[attr-defined]
                 raise err from None
         yield
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name (a container without a passwd entry): the uid where there is one
+        return str(getattr(os, "getuid", lambda: "user")())
 
 
 def _sleep(seconds: float) -> None:

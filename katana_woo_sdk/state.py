@@ -13,7 +13,7 @@ and looked up there before it is created; the ledger and import records only let
 that lookup. Deleting the state therefore costs speed (lookups, a full stock push, lost history),
 never correctness.
 
-Nothing secret is stored: no method takes a credential, holder info in the lock file names a pid, a
+Nothing secret is stored: no method takes a credential, holder info beside the lock names a pid, a
 host and a command without its arguments, and dataclasses logged as before/after are serialised
 from their repr-visible fields only, the fields the project already guarantees are safe to show.
 
@@ -25,7 +25,7 @@ One connection per State, shared by threads under an RLock.
 
 This module is the public face: `State`, its records and constants. The machinery behind it lives
 in private modules that only this one imports: `_state_schema` (the migrations, opening the file,
-write transactions), `_state_lock` (the flock and `LockHolder`) and `_state_rows` (records to rows
+write transactions), `_state_lock` (the OS file lock and `LockHolder`) and `_state_rows` (records to rows
 and back, the run log's JSON). Names are re-exported here, so `katana_woo_sdk.state` stays the one
 import path.
 """
@@ -262,10 +262,12 @@ class State:
              poll_interval: float = 0.1) -> contextlib.AbstractContextManager[LockHolder]:
         """The exclusive right to apply, across processes: `with state.lock(owner="katana-woo apply"):`.
 
-        An flock on `<db>.lock`, which the kernel releases if the holder dies: it is never stale.
+        An OS file lock on `<db>.lock` (flock on POSIX, LockFileEx on Windows, through `filelock`),
+        which the OS releases if the holder dies: it is never stale. Who holds it is written to
+        `<db>.lock.holder`.
         Tries every `poll_interval` s for up to `timeout` s, then raises StateLockedError naming the
         holder (also on its `.holder`). Not re-entrant. `owner` is the command *without* arguments
-        (default: the program name), as the lock file is world-readable.
+        (default: the program name), as the holder file is readable by others.
         """
         return self._lock_impl.hold(timeout, owner or Path(sys.argv[0] or "python").name, poll_interval,
                                     self._now)
