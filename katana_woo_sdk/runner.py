@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._http import CallCounter
+from ._location_sync import LocationSync
+from ._store_work import StoreWork
 from .actions import MappingChange
 from .conditions import read_status, record_conditions
 from .config import Config, StoreConfig, load_config
 from .contract import Decision, check_saved_plan, decide
+from .engines import duplicates
 from .engines import initial_import as import_engine
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
@@ -51,59 +53,7 @@ from .woo import WooClient
 
 log = logging.getLogger(__name__)
 
-REVISE_EVERY = 2.0          # seconds of writing after which the figures are revised from a fresh read
-CORRECTION_ROUNDS = 3       # post-write checks at most, per location
 DEFAULT_MAX_PLAN_AGE = timedelta(days=1)
-
-
-@dataclass
-class _Store:
-    """What one run knows of one store: built by planning, read by apply. Runner-private."""
-
-    config: StoreConfig
-    mapping: MappingPlan
-    store_hash: str
-    location: Location | None = None
-    companion: bool = False           # read (never written) for the figure of a `--store` run
-    mapping_action: Action | None = None
-    facts: order_engine.OrderFacts | None = None
-    orders: order_engine.OrderPlan | None = None
-    initial: import_engine.InitialImportPlan | None = None
-    push: stock_engine.StockPlan | None = None
-    error: str | None = None
-    fatal: bool = False               # nothing can be applied for this store
-    warnings: list[str] = field(default_factory=list)
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def live(self) -> bool:
-        return self.location is not None and self.mapping.kind not in (BLOCKED, INVALID, DISABLED) and not self.fatal
-
-    def fail(self, message: str, *, fatal: bool = True) -> None:
-        self.error = message if self.error is None else f"{self.error}; {message}"
-        self.fatal = self.fatal or fatal
-
-    def actions(self) -> tuple[Action, ...]:
-        out = [self.mapping_action] if self.mapping_action else []
-        out += list(self.orders.actions if self.orders else ())
-        if self.initial is not None and self.initial.action is not None:
-            out.append(self.initial.action)
-        if self.push is not None and self.push.action is not None:
-            out.append(self.push.action)
-        return tuple(out)
-
-    def store_plan(self) -> StorePlan:
-        warnings = tuple(self.warnings) + ((self.push.warning,) if self.push and self.push.warning else ())
-        notes = dict(self.notes)
-        for part in (self.initial, self.push):
-            if part is not None:
-                notes.update(part.notes)
-        return StorePlan(self.name, self.mapping, self.actions(), self.orders.holds if self.orders else (),
-                         warnings, notes, self.error, self.store_hash)
 
 
 class Runner:
@@ -177,13 +127,13 @@ class Runner:
         return [self.config.store(n) for n in names]  # KeyError names the known stores
 
     def _read_and_plan(self, ctx: RunContext, stores: list[StoreConfig], confirm: bool,
-                       include_customer_data: bool) -> list[_Store]:
+                       include_customer_data: bool) -> list[StoreWork]:
         try:
             locations = ctx.locations()
         except KatanaWooError as exc:
             out = []
             for s in stores:
-                w = _Store(s, MappingPlan(INVALID if s.enabled else DISABLED), self.config.store_hash(s.name))
+                w = StoreWork(s, MappingPlan(INVALID if s.enabled else DISABLED), self.config.store_hash(s.name))
                 w.fail(f"cannot read Katana locations: {exc}")
                 out.append(w)
             return out
@@ -216,20 +166,20 @@ class Runner:
                         fatal=False, prefix="stock: ")
         return work
 
-    def _mapping(self, store: StoreConfig, locations: list[Location], *, companion: bool = False) -> _Store:
+    def _mapping(self, store: StoreConfig, locations: list[Location], *, companion: bool = False) -> StoreWork:
         h = self.config.store_hash(store.name)
         if not store.enabled:
-            return _Store(store, MappingPlan(DISABLED, message="enabled: false"), h, companion=companion)
+            return StoreWork(store, MappingPlan(DISABLED, message="enabled: false"), h, companion=companion)
         res = resolve_location(store.name, store.location, locations)
         current = self.state.current_mapping(store.name)
         previous = LocationRef(current.location_id, current.location_name) if current else None
         if res.outcome == RES_INVALID:
-            w = _Store(store, MappingPlan(INVALID, None, previous, res.reason, res.message), h, companion=companion)
+            w = StoreWork(store, MappingPlan(INVALID, None, previous, res.reason, res.message), h, companion=companion)
             w.fail(res.message)
             return w
         target = LocationRef(res.location.id, res.location.name)
         if res.outcome == RES_BLOCKED:
-            return _Store(store, MappingPlan(BLOCKED, target, previous, res.reason, res.message), h,
+            return StoreWork(store, MappingPlan(BLOCKED, target, previous, res.reason, res.message), h,
                           companion=companion)
         if previous is None:
             mapping = MappingPlan(NEW, target, None, res.reason, res.message)
@@ -238,7 +188,7 @@ class Runner:
                                   f"new orders go to {target}; orders already imported stay at {previous}")
         else:
             mapping = MappingPlan(UNCHANGED, target, previous, res.reason, res.message)
-        w = _Store(store, mapping, h, res.location, companion=companion)
+        w = StoreWork(store, mapping, h, res.location, companion=companion)
         if mapping.kind in (NEW, REMAP):
             payload = MappingChange(target, previous)
             w.mapping_action = Action(store.name, "mapping", "mapping", str(mapping),
@@ -248,8 +198,8 @@ class Runner:
                                       payload=payload)
         return w
 
-    def _companions(self, selected: list[StoreConfig], live: list[_Store],
-                    locations: list[Location]) -> list[_Store]:
+    def _companions(self, selected: list[StoreConfig], live: list[StoreWork],
+                    locations: list[Location]) -> list[StoreWork]:
         """Stores left out by `--store` that share a location with a selected one: their orders
         are read (never applied) because what they took lowers the figure every store there sees."""
         names = {s.name for s in selected}
@@ -263,7 +213,7 @@ class Runner:
                 out.append(w)
         return out
 
-    def _guard(self, w: _Store, step: Callable[[], None], *, fatal: bool = True, prefix: str = "") -> None:
+    def _guard(self, w: StoreWork, step: Callable[[], None], *, fatal: bool = True, prefix: str = "") -> None:
         """Run one planning step; whatever goes wrong stays with this store. A failed stock step
         is not fatal: the store's orders do not need the figure and are still imported."""
         try:
@@ -277,10 +227,10 @@ class Runner:
                 message = f"unexpected {type(exc).__name__}: {exc}"
             w.fail(prefix + message, fatal=fatal)
 
-    def _check_identities(self, ctx: RunContext, stores: list[_Store]) -> None:
+    def _check_identities(self, ctx: RunContext, stores: list[StoreWork]) -> None:
         """Two configured stores that are one shop (its https and http address, say) would import
         every order twice and push two figures onto the same products: refuse both."""
-        homes: dict[str, list[_Store]] = {}
+        homes: dict[str, list[StoreWork]] = {}
         for w in stores:
             try:
                 home = ctx.site_identity(w.config)
@@ -297,7 +247,7 @@ class Runner:
                 w.fail(f"stores {names} are the same WooCommerce site ({home}): configure it once (two entries would "
                        f"import every order twice and push two locations' figures onto the same products)")
 
-    def _plan_orders(self, ctx: RunContext, w: _Store, include_customer_data: bool) -> None:
+    def _plan_orders(self, ctx: RunContext, w: StoreWork, include_customer_data: bool) -> None:
         if not w.config.orders.enabled:
             return
         w.facts = order_engine.read_orders(ctx, w.config)
@@ -308,7 +258,7 @@ class Runner:
         if w.orders.recovered:
             w.notes["orders_already_in_katana"] = w.orders.recovered
 
-    def _plan_initial(self, ctx: RunContext, w: _Store, confirm: bool, earlier: dict[int, list[str]]) -> None:
+    def _plan_initial(self, ctx: RunContext, w: StoreWork, confirm: bool, earlier: dict[int, list[str]]) -> None:
         others = [s for s in self.config.enabled_stores if s.name != w.name]
         w.initial = import_engine.plan_initial_import(ctx, w.config, w.location, w.facts, others=others,
                                                       earlier_in_run=earlier.get(w.location.id, ()),
@@ -318,12 +268,12 @@ class Runner:
         if w.initial.state == "planned":
             earlier.setdefault(w.location.id, []).append(w.name)
 
-    def _plan_push(self, ctx: RunContext, w: _Store, pending: Pending, adjustments: Mapping[int, Any]) -> None:
+    def _plan_push(self, ctx: RunContext, w: StoreWork, pending: Pending, adjustments: Mapping[int, Any]) -> None:
         if not w.config.stock.sync:
             return
         w.push = stock_engine.plan_push(ctx, w.config, w.location, pending, adjustments)
 
-    def _pending(self, ctx: RunContext, stores: Iterable[_Store],
+    def _pending(self, ctx: RunContext, stores: Iterable[StoreWork],
                  fresh: Mapping[str, Sequence[WooOrder]] | None = None) -> Pending:
         """The one figure (`engines.pending`) from every order this run has seen of `stores`."""
         by_name = {w.name: w for w in stores}
@@ -408,7 +358,7 @@ class Runner:
         minutes = self.config.plans.max_age_minutes
         return None if minutes is None else timedelta(minutes=minutes)
 
-    def _apply_store(self, ctx: RunContext, run_id: int, w: _Store, saved: StorePlan | None, replan: bool,
+    def _apply_store(self, ctx: RunContext, run_id: int, w: StoreWork, saved: StorePlan | None, replan: bool,
                      started: datetime, results: list[ActionResult]) -> tuple[Hold, ...]:
         """Mapping, orders and the initial import of one store; returns its holds after the run."""
         if not w.live:
@@ -430,7 +380,7 @@ class Runner:
                     created[d.action.payload.woo_order_id] = result.result.sales_order_id
             holds = order_engine.record_outcomes(ctx, store, w.facts, w.orders, results)
             try:
-                for repair in order_engine.repair_duplicates(ctx, store, created, started):
+                for repair in duplicates.repair_duplicates(ctx, store, created, started):
                     w.warnings.append(str(repair))
             except KatanaWooError as exc:
                 w.warnings.append(f"could not check this run's sales orders for duplicates: {exc}")
@@ -457,18 +407,18 @@ class Runner:
                 if cid is not None and r.outcome in (APPLIED, REPLANNED):
                     created.setdefault(cid, []).append(r.result.sales_order_id)
         try:
-            return list(order_engine.repair_customers(ctx, created, started))
+            return list(duplicates.repair_customers(ctx, created, started))
         except KatanaWooError as exc:
             return [f"could not check this run's new customers for duplicates: {exc}"]
 
-    def _apply_mapping(self, ctx: RunContext, w: _Store, action: Action) -> MappingChange:
+    def _apply_mapping(self, ctx: RunContext, w: StoreWork, action: Action) -> MappingChange:
         self.state.record_mapping(w.name, w.location.id, w.location.name, w.store_hash, reason=str(w.mapping))
         if w.mapping.kind == REMAP:
             self.state.forget_pushed(w.name)
         return action.payload
 
-    def _run(self, ctx: RunContext, run_id: int, w: _Store, d: Decision,
-             step: Callable[[RunContext, _Store, Action], Any]) -> ActionResult:
+    def _run(self, ctx: RunContext, run_id: int, w: StoreWork, d: Decision,
+             step: Callable[[RunContext, StoreWork, Action], Any]) -> ActionResult:
         """One decided action: executed unless dropped or skipped, logged either way."""
         action = d.action
         if d.outcome in (DROPPED, SKIPPED):
@@ -527,9 +477,9 @@ class Runner:
 
     # --- apply: stock, location by location ----------------------------------------------------------
 
-    def _apply_stock(self, ctx: RunContext, run_id: int, work: list[_Store], plan: Plan | None, replan: bool,
+    def _apply_stock(self, ctx: RunContext, run_id: int, work: list[StoreWork], plan: Plan | None, replan: bool,
                      results: dict[str, list[ActionResult]]) -> None:
-        by_location: dict[int, list[_Store]] = {}
+        by_location: dict[int, list[StoreWork]] = {}
         for w in work:
             if w.live:
                 by_location.setdefault(w.location.id, []).append(w)
@@ -548,105 +498,9 @@ class Runner:
                     continue
                 writers.append(w)
             if writers:
-                _LocationSync(self, ctx, run_id, members, writers, plan, replan, results).run()
-
-
-class _LocationSync:
-    """One location's stock writes at apply: fresh figures, written, revised, checked, corrected."""
-
-    def __init__(self, runner: Runner, ctx: RunContext, run_id: int, members: list[_Store], writers: list[_Store],
-                 plan: Plan | None, replan: bool, results: dict[str, list[ActionResult]]):
-        self.runner, self.ctx, self.run_id = runner, ctx, run_id
-        self.members, self.writers, self.plan, self.replan, self.results = members, writers, plan, replan, results
-        self.location = writers[0].location
-        self.fresh: dict[str, list[WooOrder]] = {}
-        self.read_at: datetime | None = None        # when orders were last read fresh (our clock)
-
-    def run(self) -> None:
-        try:
-            self.ctx.inventory(self.location.id)
-        except KatanaWooError as exc:
-            for w in self.writers:
-                w.fail(f"stock sync: {exc}", fatal=False)
-            return
-        plans = self._plans()
-        if any(p.action is not None for p in plans.values()):
-            self._refresh()                      # right before writing: what shoppers did meanwhile
-            plans = self._plans()
-        written: dict[str, dict[str, int]] = {}
-        for w in self.writers:
-            predicted = [w.push.action] if w.push is not None and w.push.action is not None else []
-            push = w.push = plans[w.name]
-            fresh_actions = [push.action] if push.action else []
-            saved = _saved_store(self.plan, w.name)
-            for d in decide(saved, fresh_actions, {"stock.push"}, replan=self.replan, predicted=predicted):
-                result = self.runner._run(self.ctx, self.run_id, w, d, self._write)
-                self.results[w.name].append(result)
-                if isinstance(result.result, stock_engine.PushResult):
-                    written.setdefault(w.name, {}).update(result.result.pushed)
-        if written:
-            self._correct(written)
-
-    def _plans(self) -> dict[str, stock_engine.StockPlan]:
-        out: dict[str, stock_engine.StockPlan] = {}
-        try:
-            pending = self.runner._pending(self.ctx, self.members, self.fresh)
-        except KatanaWooError as exc:
-            for w in self.writers:
-                w.fail(f"stock sync: cannot tell what the stores took: {exc}", fatal=False)
-                out[w.name] = stock_engine.StockPlan()
-            return out
-        for w in self.writers:
-            try:
-                out[w.name] = stock_engine.plan_push(self.ctx, w.config, w.location, pending)
-            except KatanaWooError as exc:
-                w.fail(f"stock sync: {exc}", fatal=False)
-                out[w.name] = stock_engine.StockPlan()
-        return out
-
-    def _refresh(self) -> None:
-        """Read every order of the location's stores changed since this run first read them (or
-        since the last fresh read), with the stores' overlap window."""
-        now = datetime.now(timezone.utc)
-        for w in self.members:
-            if w.facts is None or w.facts.read_started is None:
-                continue
-            since = (self.read_at or w.facts.read_started) - timedelta(minutes=w.config.orders.overlap_minutes)
-            try:
-                self.fresh.setdefault(w.name, []).extend(order_engine.read_changed(self.ctx, w.config, since))
-            except KatanaWooError as exc:
-                log.warning("%s: fresh read of orders failed (%s); writing from the run's first read", w.name, exc)
-        self.read_at = now
-
-    def _write(self, ctx: RunContext, w: _Store, action: Action) -> stock_engine.PushResult:
-        def revise(remaining):
-            self._refresh()
-            pending = self.runner._pending(ctx, self.members, self.fresh)
-            return stock_engine.revised(remaining, stock_engine.figures(ctx, w.config, w.location, pending))
-        return stock_engine.write_push(ctx, w.config, action.payload.writes, revise=revise, every=REVISE_EVERY)
-
-    def _correct(self, written: dict[str, dict[str, int]]) -> None:
-        """After the writes, read the orders once more: one placed in the instant between the last
-        read and a write was overwritten by that write, and one placed in another store of the
-        location lowered every store's figure. Lower any level now above its figure (never raise),
-        and read again after a correction, a few rounds at most."""
-        for _ in range(CORRECTION_ROUNDS):
-            self._refresh()
-            pending = self.runner._pending(self.ctx, self.members, self.fresh)
-            corrections = False
-            for w in self.writers:
-                items = stock_engine.too_high(self.ctx, w.config, w.location, pending, written.get(w.name, {}))
-                if not items:
-                    continue
-                corrections = True
-                result = stock_engine.write_push(self.ctx, w.config, items)
-                written.setdefault(w.name, {}).update(result.pushed)
-                w.notes["stock_corrected_after_write"] = sorted(
-                    set(w.notes.get("stock_corrected_after_write", ())) | set(result.pushed))
-                log.info("%s: %d levels lowered right after the writes: orders arrived meanwhile",
-                         w.name, len(result.pushed))
-            if not corrections:
-                return
+                LocationSync(ctx, members, writers, plan, replan, results,
+                             run_action=lambda w, d, step: self._run(ctx, run_id, w, d, step),
+                             pending=lambda stores, fresh: self._pending(ctx, stores, fresh)).run()
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ LAYERS = [
     {"plan"},
     {"engines", "contract"},
     {"moves", "conditions"},
+    {"_store_work", "_location_sync"},
     {"runner", "report", "_report_render"},
     {"demo"},
     {"cli", "__main__"},

@@ -16,7 +16,7 @@ import pytest
 from katana_woo_sdk import sandbox
 from katana_woo_sdk.engines import orders as order_engine
 from katana_woo_sdk.engines import stock as stock_engine
-from katana_woo_sdk import runner as runner_module
+from katana_woo_sdk import _location_sync
 
 from _harness import Shoppers, custom_runner, make_runner, taken_not_committed
 
@@ -64,7 +64,7 @@ def test_figures_are_revised_between_batches_once_writing_lasts(box, tmp_path, m
     shop = box.add_store("shop-a")
     for sku in SKUS:
         shop.add_product(sku, sku, "5.00", stock=1)
-    monkeypatch.setattr(runner_module, "REVISE_EVERY", 0.0)      # revise before every batch
+    monkeypatch.setattr(_location_sync, "REVISE_EVERY", 0.0)      # revise before every batch
     real_write = shop.server.dispatch
     sold = []
 

@@ -5,8 +5,8 @@ Called by the runner, in this order: `read_orders` (the store's candidates, as `
 `plan_orders` (reads only: an `order.import` action per importable order, an `order.complete`
 action per sales order an interrupted run left without its shipping fee, a `Hold` per order that
 cannot be imported yet), then at apply `apply_import` / `apply_completion` per action,
-`record_outcomes` (ledger and cursor) and `repair_duplicates`. `read_changed` is the freshness read
-the runner makes right before a location's stock writes.
+`record_outcomes` (ledger and cursor); `duplicates` then checks what was created. `read_changed` is
+the freshness read the runner makes right before a location's stock writes.
 
 Exactly once rests on Katana, not on local memory: every sales order carries
 `ecommerce_store_name` + `ecommerce_order_id`, and before creating anything the store's orders are
@@ -15,7 +15,7 @@ filters it does not know). So a lost state, a crash between create and ledger, o
 deleted in Katana never leads to a second import. A create that failed with a 5xx or a timeout
 may have succeeded; it is looked up before it is tried again. Two runners that got past all of
 that (two machines, a listing that lagged) leave two sales orders with one key: every run checks
-the keys it created and deletes the newer of two while it is not shipped.
+the keys it created and deletes the newer of two while it is not shipped (`engines.duplicates`).
 
 A planned action carries no customer contact data: apply builds the customer and the addresses
 from the order as it re-reads it, so a plan file can be posted on a pull request.
@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from ..actions import CustomerData, ImportRow, OrderCompletion, OrderImport, ShippingFee, TaxRef
 from ..config import StoreConfig
-from ..errors import KatanaWooError, NotFoundError, RejectedError, ServerError, TransportError, UnexpectedResponseError
+from ..errors import KatanaWooError, RejectedError, ServerError, TransportError, UnexpectedResponseError
 from ..models import AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrderDraft, SalesOrderRowDraft, WooOrder
 from ..plan import FAILED, SKIPPED, Action, ActionResult, Hold, fingerprint
 from ..state import LedgerEntry
@@ -494,90 +494,3 @@ def record_hold(ctx: RunContext, hold: Hold, order: WooOrder | None) -> None:
     ctx.state.ledger_put(LedgerEntry(
         store=hold.store, woo_order_id=hold.woo_order_id, woo_number=hold.number, status="held",
         reason=f"{hold.reason}: {hold.detail}", lines_qty=lines or None))
-
-
-def repair_customers(ctx: RunContext, created: Mapping[int, Sequence[int]], since: datetime) -> tuple[str, ...]:
-    """Customers this run created (`created`: customer id -> the sales orders given it) that another
-    runner created too (both looked the e-mail up, both found none): the older is kept, our orders
-    are pointed at it and ours is deleted. One listing of the customers created since `since`."""
-    if not created:
-        return ()
-    recent = ctx.katana.customers.created_since(since - timedelta(minutes=5))
-    by_email: dict[str, list[Any]] = {}
-    for c in recent:
-        if c.email:
-            by_email.setdefault(c.email.strip().lower(), []).append(c)
-    ours = {c.id: c for c in recent if c.id in created}
-    out = []
-    for cid, so_ids in created.items():
-        mine = ours.get(cid)
-        if mine is None or not mine.email:
-            continue
-        oldest = min(by_email.get(mine.email.strip().lower(), [mine]), key=lambda c: c.id)
-        if oldest.id == cid:
-            continue
-        try:
-            for so_id in so_ids:
-                ctx.katana.sales_orders.set_customer(ctx.katana.sales_orders.get(so_id), oldest.id)
-            ctx.katana.customers.delete(cid)
-            ctx.remember_customer(mine.email, oldest)
-            out.append(f"customer #{cid} duplicated #{oldest.id} (same e-mail, created by two runners): "
-                       f"its {len(so_ids)} sales order(s) now use #{oldest.id}, #{cid} was deleted")
-        except KatanaWooError as exc:
-            out.append(f"customer #{cid} duplicates #{oldest.id} (same e-mail); it could not be merged: {exc}")
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class Repair:
-    """A duplicate a run found among the keys it created, and what it did about it."""
-
-    woo_order_id: int
-    kept: int
-    duplicate: int
-    deleted: bool
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def repair_duplicates(ctx: RunContext, store: StoreConfig, created: Mapping[int, int],
-                      since: datetime) -> tuple[Repair, ...]:
-    """Check the keys this run created (`created`: woo order id -> sales order id) for a second
-    live sales order with the same key; keep the oldest, delete the newer while NOT_SHIPPED or
-    PENDING, report either way. One listing of the store's orders created since `since`."""
-    if not created:
-        return ()
-    listed = ctx.katana.sales_orders.list(ecommerce_store_name=store.ecommerce_store_name,
-                                          created_after=since - timedelta(minutes=5))
-    by_key: dict[str, list[SalesOrder]] = {}
-    for so in listed:
-        if so.deleted_at is None and so.ecommerce_order_id is not None:
-            by_key.setdefault(so.ecommerce_order_id, []).append(so)
-    repairs = []
-    for woo_id in sorted(created):
-        copies = sorted(by_key.get(str(woo_id), ()), key=lambda so: so.id)
-        if len(copies) < 2:
-            continue
-        keep = copies[0]
-        for dup in copies[1:]:
-            if dup.is_open:
-                try:
-                    ctx.katana.sales_orders.delete(dup.id)
-                    deleted, how = True, "deleted it"
-                except NotFoundError:
-                    deleted, how = True, "it was deleted meanwhile"
-                except KatanaWooError as exc:
-                    deleted, how = False, f"could not delete it: {exc}"
-            else:
-                deleted, how = False, f"it is {dup.status}, so it was left for you to resolve"
-            repairs.append(Repair(woo_id, keep.id, dup.id, deleted,
-                                  f"order #{woo_id} had two sales orders ({keep.order_no} #{keep.id} and "
-                                  f"{dup.order_no} #{dup.id}): kept the older, {how}"))
-        ctx.remember_order(store, keep)
-        entry = ctx.state.ledger_get(store.name, woo_id)
-        if entry is not None and entry.sales_order_id != keep.id:
-            ctx.state.ledger_put(replace(entry, sales_order_id=keep.id, order_no=keep.order_no,
-                                         location_id=keep.location_id))
-    return tuple(repairs)
