@@ -36,17 +36,17 @@ from .engines import duplicates
 from .engines import initial_import as import_engine
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
-from .engines.context import RunContext, normalise_home
+from .engines import stores as stores_engine
+from .engines.context import RunContext
 from .engines.pending import Pending, taken_not_committed
 from .errors import KatanaWooError, ReconcileError, SavedPlanError
 from .katana import KatanaClient
 from .locks import store_locks
-from .mapping import BLOCKED as RES_BLOCKED, INVALID as RES_INVALID, resolve_location
 from .models import Location, WooOrder
 from .moves import MoveResult, move_sales_order
-from .plan import (APPLIED, BLOCKED, DISABLED, DROPPED, FAILED, INVALID, NEW, REMAP, REPLANNED, SKIPPED,
-                   UNCHANGED, Action, ActionResult, Hold, LocationRef, MappingPlan, Plan, Report, Status,
-                   StorePlan, StoreReport, fingerprint, now_utc)
+from .plan import (APPLIED, DISABLED, DROPPED, FAILED, INVALID, REMAP, REPLANNED, SKIPPED, Action,
+                   ActionResult, Hold, LocationRef, MappingPlan, Plan, Report, Status, StorePlan, StoreReport,
+                   now_utc)
 from .report import StockComparison, StockRow
 from .state import State
 from .woo import WooClient
@@ -170,32 +170,11 @@ class Runner:
         h = self.config.store_hash(store.name)
         if not store.enabled:
             return StoreWork(store, MappingPlan(DISABLED, message="enabled: false"), h, companion=companion)
-        res = resolve_location(store.name, store.location, locations)
-        current = self.state.current_mapping(store.name)
-        previous = LocationRef(current.location_id, current.location_name) if current else None
-        if res.outcome == RES_INVALID:
-            w = StoreWork(store, MappingPlan(INVALID, None, previous, res.reason, res.message), h, companion=companion)
-            w.fail(res.message)
-            return w
-        target = LocationRef(res.location.id, res.location.name)
-        if res.outcome == RES_BLOCKED:
-            return StoreWork(store, MappingPlan(BLOCKED, target, previous, res.reason, res.message), h,
-                          companion=companion)
-        if previous is None:
-            mapping = MappingPlan(NEW, target, None, res.reason, res.message)
-        elif previous.id != target.id:
-            mapping = MappingPlan(REMAP, target, previous, "Remapped",
-                                  f"new orders go to {target}; orders already imported stay at {previous}")
-        else:
-            mapping = MappingPlan(UNCHANGED, target, previous, res.reason, res.message)
-        w = StoreWork(store, mapping, h, res.location, companion=companion)
-        if mapping.kind in (NEW, REMAP):
-            payload = MappingChange(target, previous)
-            w.mapping_action = Action(store.name, "mapping", "mapping", str(mapping),
-                                      before=None if previous is None else {"id": previous.id, "name": previous.name},
-                                      after={"id": target.id, "name": target.name},
-                                      fingerprint=fingerprint(target.id, previous.id if previous else None),
-                                      payload=payload)
+        step = stores_engine.plan_mapping(store, locations, self.state.current_mapping(store.name))
+        w = StoreWork(store, step.mapping, h, step.location if step.error is None else None, companion=companion,
+                      mapping_action=step.action)
+        if step.error:
+            w.fail(step.error)
         return w
 
     def _companions(self, selected: list[StoreConfig], live: list[StoreWork],
@@ -228,24 +207,10 @@ class Runner:
             w.fail(prefix + message, fatal=fatal)
 
     def _check_identities(self, ctx: RunContext, stores: list[StoreWork]) -> None:
-        """Two configured stores that are one shop (its https and http address, say) would import
-        every order twice and push two figures onto the same products: refuse both."""
-        homes: dict[str, list[StoreWork]] = {}
+        refused = stores_engine.same_shops(ctx, [w.config for w in stores])
         for w in stores:
-            try:
-                home = ctx.site_identity(w.config)
-            except KatanaWooError as exc:
-                log.warning("%s: cannot read the site's identity (%s); checked again next run", w.name, exc)
-                continue
-            if home:
-                homes.setdefault(normalise_home(home), []).append(w)
-        for home, same in homes.items():
-            if len(same) < 2:
-                continue
-            names = ", ".join(w.name for w in same)
-            for w in same:
-                w.fail(f"stores {names} are the same WooCommerce site ({home}): configure it once (two entries would "
-                       f"import every order twice and push two locations' figures onto the same products)")
+            if w.name in refused:
+                w.fail(refused[w.name])
 
     def _plan_orders(self, ctx: RunContext, w: StoreWork, include_customer_data: bool) -> None:
         if not w.config.orders.enabled:
