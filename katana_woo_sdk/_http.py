@@ -188,6 +188,10 @@ class RetryPolicy:
     base: float = 1.0
     cap: float = 60.0
     max_retry_after: float = 600.0
+    # A refused or unreachable host is rarely back within seconds: give up after this many attempts
+    # (about 1.5 s of backoff with the defaults), so a wrong URL or a stopped server is reported at
+    # once with its reason instead of after half a minute of retries.
+    connect_attempts: int = 3
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """The wait after failed attempt number `attempt` (1-based), jittered."""
@@ -360,12 +364,15 @@ class HttpClient:
             if state.attempt_number >= policy.max_attempts:
                 return True
             exc = state.outcome.exception() if state.outcome else None
-            return (isinstance(exc, RateLimitedError) and exc.retry_after is not None
+            if isinstance(exc, TransportError) and exc.connect_failed:
+                return state.attempt_number >= policy.connect_attempts
+            return (isinstance(exc, ApiError) and exc.retry_after is not None
                     and exc.retry_after > policy.max_retry_after)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            # Retry-After is honoured on a 503 as on a 429: both say when the server will take requests.
+            if isinstance(exc, ApiError) and exc.retry_after is not None:
                 return float(exc.retry_after)
             return policy.backoff(state.attempt_number, self._rng)
 

@@ -141,7 +141,8 @@ class ApiError(KatanaWooError):
         if status == 429:
             return RateLimitedError(**kwargs, retryable=True, retry_after=retry_after)
         if status >= 500:
-            return ServerError(**kwargs, retryable=status in RETRYABLE_STATUSES)
+            return ServerError(**kwargs, retryable=status in RETRYABLE_STATUSES,
+                               retry_after=retry_after if status == 503 else None)
         return RejectedError(**kwargs)
 
 

@@ -495,9 +495,10 @@ class TaxRates(_Namespace):
 class KatanaClient:
     """Katana's REST API. The key goes in a Bearer header and nowhere else (not in repr, logs, errors).
 
-    `limiter`: by default the process-wide bucket for this key (`ratelimit.bucket_for_key`, created
-    with `rate`/`period`/`clock`/`sleep` on first use), so several stores on one key never exceed
-    Katana's limit together; pass a `TokenBucket` to control it, or `False` to disable throttling.
+    `limiter`: by default the process-wide bucket for this key and base URL
+    (`ratelimit.bucket_for_key`, created with `rate`/`period`/`clock`/`sleep` on first use, the
+    stricter setting winning), so several stores and clients on one key never exceed Katana's limit
+    together; pass a `TokenBucket` to control it, or `False` to disable throttling.
     """
 
     def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, session: Any = None, rate: int = 60,
@@ -507,11 +508,10 @@ class KatanaClient:
                  clock: Callable[[], float] = time.monotonic):
         if not api_key or not str(api_key).strip():
             raise ValueError("a Katana API key is required (Katana > Settings > API)")
-        if limiter is None:
-            limiter = bucket_for_key(str(api_key), rate, period, clock=clock, sleep=sleep)
-        elif limiter is False or limiter is True:
-            limiter = None if limiter is False else bucket_for_key(str(api_key), rate, period, clock=clock,
-                                                                   sleep=sleep)
+        if limiter is None or limiter is True:
+            limiter = bucket_for_key(str(api_key), rate, period, base_url=base_url, clock=clock, sleep=sleep)
+        elif limiter is False:
+            limiter = None
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter
         self._http = HttpClient(SYSTEM, self.base_url, session=session, timeouts=timeouts, verify=verify,

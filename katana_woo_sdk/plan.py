@@ -274,6 +274,14 @@ APPLIED, SKIPPED, FAILED, REPLANNED, DROPPED = "applied", "skipped", "failed", "
 
 
 @dataclass(frozen=True)
+class Failure:
+    """The `result` of a failed action: which error it was (its class name), for whoever must tell
+    kinds of failure apart (an unconfirmed create is held differently from a refused one)."""
+
+    error: str
+
+
+@dataclass(frozen=True)
 class ActionResult:
     action: Action
     outcome: str          # applied | skipped | failed | replanned | dropped

@@ -149,6 +149,14 @@ class TokenBucket:
             if remaining <= 0:
                 self._blocked_until = max(self._blocked_until, expiry)
 
+    def tighten(self, rate: int, period: float) -> None:
+        """Adopt a stricter setting than the current one (fewer requests, or a longer window)."""
+        with self._lock:
+            if rate < self.rate:
+                self.rate = int(rate)
+            if period > self.period:
+                self.period = float(period)
+
     def penalise(self, retry_after: float | None) -> None:
         """After a 429: no send before `retry_after` seconds (a full period when the server gave none)."""
         with self._lock:
@@ -170,14 +178,20 @@ _REGISTRY: dict[str, TokenBucket] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def bucket_for_key(api_key: str, rate: int = 60, period: float = 60.0, **kwargs: Any) -> TokenBucket:
-    """The process-wide bucket for one API key (created on first use with `rate`/`period` and any
-    TokenBucket keyword such as `clock`/`sleep`). Keyed by the key's sha256, never the key itself."""
-    digest = hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+def bucket_for_key(api_key: str, rate: int = 60, period: float = 60.0, *, base_url: str = "",
+                   **kwargs: Any) -> TokenBucket:
+    """The process-wide bucket for one API key on one server (created on first use with
+    `rate`/`period` and any TokenBucket keyword such as `clock`/`sleep`): every client of that key
+    and base URL shares it, whatever their number. A later caller with a stricter setting tightens
+    it (the lower rate, the longer period); a looser one never loosens it. Keyed by a sha256 of
+    the base URL and the key, never the key itself."""
+    digest = hashlib.sha256(f"{base_url.rstrip('/')}\n{api_key}".encode("utf-8")).hexdigest()
     with _REGISTRY_LOCK:
         bucket = _REGISTRY.get(digest)
         if bucket is None:
             bucket = _REGISTRY[digest] = TokenBucket(rate, period, **kwargs)
+        else:
+            bucket.tighten(rate, period)
         return bucket
 
 

@@ -44,7 +44,7 @@ from .katana import KatanaClient
 from .locks import store_locks
 from .models import Location, WooOrder
 from .moves import MoveResult, move_sales_order
-from .plan import (APPLIED, DISABLED, DROPPED, FAILED, INVALID, REMAP, REPLANNED, SKIPPED, Action,
+from .plan import (APPLIED, Failure, DISABLED, DROPPED, FAILED, INVALID, REMAP, REPLANNED, SKIPPED, Action,
                    ActionResult, Hold, LocationRef, MappingPlan, Plan, Report, Status, StorePlan, StoreReport,
                    now_utc)
 from .report import StockComparison, StockRow
@@ -399,7 +399,7 @@ class Runner:
             log.warning("%s: %s %s failed: %s", w.name, action.kind, action.key, exc)
             self.state.log_action(run_id, w.name, action.kind, action.key, action.before, action.after,
                                   "failed", str(exc))
-            return ActionResult(action, FAILED, str(exc))
+            return ActionResult(action, FAILED, str(exc), Failure(type(exc).__name__))
         outcome, note = d.outcome, d.note
         if isinstance(result, stock_engine.PushResult) and result.not_applied:
             missed = result.not_applied

@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 
 from ..actions import CustomerData, ImportRow, OrderCompletion, OrderImport, ShippingFee, TaxRef
 from ..config import StoreConfig
-from ..errors import KatanaWooError, RejectedError, ServerError, TransportError, UnexpectedResponseError
+from ..errors import KatanaWooError, ReconcileError, RejectedError, ServerError, TransportError, UnexpectedResponseError
 from ..models import AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrderDraft, SalesOrderRowDraft, WooOrder
 from ..plan import FAILED, SKIPPED, Action, ActionResult, Hold, fingerprint
 from ..state import LedgerEntry
@@ -356,30 +356,32 @@ def _add_shipping_fee(ctx: RunContext, store: StoreConfig, so: SalesOrder, shipp
     ctx.remember_order(store, replace(so, raw={**so.raw, "shipping_fee": fee or {"amount": str(shipping.amount)}}))
 
 
+class CreateUnconfirmed(ReconcileError):
+    """A create got no clear answer (5xx, timeout, dropped connection) and Katana does not show the
+    object yet: it is never sent again in the same run; the next run's listing decides."""
+
+
 def _create_once(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) -> SalesOrder:
-    """Create, but after an ambiguous failure look the order up before trying again, so a create
-    that succeeded while its answer was lost is never repeated."""
-    for attempt in (1, 2):
-        try:
-            return ctx.katana.sales_orders.create(draft)
-        except (ServerError, UnexpectedResponseError, TransportError) as exc:
-            if isinstance(exc, TransportError) and exc.connect_failed and attempt == 1:
-                continue  # never reached Katana
-            found = _lookup(ctx, store, draft)
-            if found is not None:
-                log.warning("create of %s failed (%s) but Katana has it as %s; not creating again",
-                            draft.order_no, exc, found.order_no)
-                return found
-            if attempt == 2:
-                raise
-            log.warning("create of %s failed (%s) and Katana does not have it; trying once more", draft.order_no, exc)
-        except RejectedError:
-            # A sales order with this number may exist already (Katana says order_no is unique).
-            found = _lookup(ctx, store, draft)
-            if found is not None:
-                return found
-            raise
-    raise AssertionError("unreachable")
+    """Create the sales order, sent at most once per run. After an ambiguous failure (the create
+    may have succeeded while its answer was lost) it is looked up once; if Katana does not show it,
+    the order is held as unconfirmed and the next run's listing finds it or imports it then. (The
+    HTTP layer already retries a connect that never reached Katana, and a 429.)"""
+    try:
+        return ctx.katana.sales_orders.create(draft)
+    except (ServerError, UnexpectedResponseError, TransportError) as exc:
+        found = _lookup(ctx, store, draft)
+        if found is not None:
+            log.warning("create of %s failed (%s) but Katana has it as %s; not creating again",
+                        draft.order_no, exc, found.order_no)
+            return found
+        raise CreateUnconfirmed(f"the create of {draft.order_no} got no clear answer ({exc}) and Katana does "
+                                f"not show it yet; not sent again: the next run finds it or imports it") from exc
+    except RejectedError:
+        # A sales order with this number may exist already (Katana says order_no is unique).
+        found = _lookup(ctx, store, draft)
+        if found is not None:
+            return found
+        raise
 
 
 def _lookup(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) -> SalesOrder | None:
@@ -442,8 +444,10 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     existing = ctx.katana_orders(store)
     ledger = ctx.state.ledger(store.name)
     by_id = facts.by_id()
-    failed = tuple(Hold(store.name, r.action.payload.woo_order_id, r.action.payload.number, "create_failed",
-                        r.message) for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
+    failed = tuple(Hold(store.name, r.action.payload.woo_order_id, r.action.payload.number,
+                        "create_unconfirmed" if getattr(r.result, "error", "") == CreateUnconfirmed.__name__
+                        else "create_failed", r.message)
+                   for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
     holds = tuple(plan.holds) + failed
     for hold in holds:
         record_hold(ctx, hold, by_id.get(hold.woo_order_id))
