@@ -427,6 +427,8 @@ class HttpClient:
             err = TransportError(self.system, method, safe_url, _reason(exc), connect_failed=_connect_failed(exc))
             err.reason = _reason(exc)  # kept apart for the retry log line
             raise err from None
+        log.debug("%s %s %s -> %s in %.0f ms", self.system, method, sanitise_url(getattr(resp, "url", "") or safe_url),
+                  resp.status_code, getattr(getattr(resp, "elapsed", None), "total_seconds", lambda: 0.0)() * 1000)
         return self._handle(method, resp)
 
     def _handle(self, method: str, resp: Any) -> HttpResponse:
