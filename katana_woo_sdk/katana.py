@@ -168,23 +168,28 @@ class Variants(_Namespace):
 
 
 class Inventory(_Namespace):
-    def list(self, location_id: int, variant_ids: Iterable[int] | None = None) -> dict[int, InventoryRow]:
+    def list(self, location_id: int, variant_ids: Iterable[int] | None = None, *,
+             with_variants: bool = False) -> dict[int, InventoryRow]:
         """Stock at one location, keyed by variant id. A variant without a row has none (treat as 0).
 
         `/inventory` takes `variant_id` as a repeated array parameter; rows are re-checked to be at
         `location_id` (and among `variant_ids`) since an ignored filter would return every location.
+        `with_variants` asks for `extend[]=variant`: each row then carries its variant (`row.variant`,
+        SKU included), so the variant catalogue costs no call of its own.
         """
         location_id = int(location_id)
         rows: dict[int, InventoryRow] = {}
+        extend: dict[str, Any] = {"extend": ["variant"]} if with_variants else {}
         if variant_ids is None:
-            batches: list[dict[str, Any]] = [{"location_id": location_id}]
+            batches: list[dict[str, Any]] = [{"location_id": location_id, **extend}]
             members: set[int] | None = None
         else:
             wanted = _unique(int(v) for v in variant_ids)
             if not wanted:
                 return rows
             members = set(wanted)
-            batches = [{"location_id": location_id, "variant_id": chunk} for chunk in _chunks(wanted, ID_CHUNK)]
+            batches = [{"location_id": location_id, "variant_id": chunk, **extend}
+                       for chunk in _chunks(wanted, ID_CHUNK)]
         for params in batches:
             for payload in self._http.iter_katana("/inventory", params):
                 row = InventoryRow.from_api(payload)

@@ -119,6 +119,12 @@ class InventoryRow:
         """What Katana's own e-commerce sync pushes: in stock minus committed."""
         return self.quantity_in_stock - self.quantity_committed
 
+    @property
+    def variant(self) -> "Variant | None":
+        """The row's variant, when it was read with `extend[]=variant`."""
+        data = self.raw.get("variant")
+        return Variant.from_api(data) if isinstance(data, Mapping) and data.get("id") is not None else None
+
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "InventoryRow":
         return cls(int(p["variant_id"]), int(p["location_id"]), dec(p.get("quantity_in_stock")),

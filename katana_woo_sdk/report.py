@@ -56,7 +56,7 @@ NOTE_LABELS = {
     "no_inventory_row_skus": "SKUs with no Katana inventory row at the location",
     "items_without_sku": "store items without a SKU",
     "in_sync": "items already in sync",
-    "variations_not_read": "variations not read (their SKUs are not in Katana, so nothing is pushed to them)",
+    "store_read_by_sku": "store read by SKU",
     "initial_import": "initial stock import",
     "initial_import_unmanaged": "initial import: store items that do not manage stock",
     "initial_import_unknown_skus": "initial import: store SKUs with no Katana variant",

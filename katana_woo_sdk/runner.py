@@ -37,9 +37,11 @@ from .engines import initial_import as import_engine
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
 from .engines import stores as stores_engine
-from .engines.context import RunContext
+from .engines.context import RunContext, progress
 from .engines.pending import Pending, taken_not_committed
 from .errors import KatanaWooError, ReconcileError, SavedPlanError
+from .explain import OrderStory, SkuStory, StoreSide, order_story, sku_story
+from .history import History, logged_after, read_history, run_summary
 from .katana import KatanaClient
 from .locks import store_locks
 from .models import Location, WooOrder
@@ -127,7 +129,9 @@ class Runner:
         return [self.config.store(n) for n in names]  # KeyError names the known stores
 
     def _read_and_plan(self, ctx: RunContext, stores: list[StoreConfig], confirm: bool,
-                       include_customer_data: bool) -> list[StoreWork]:
+                       include_customer_data: bool, *, stock: bool = True) -> list[StoreWork]:
+        """Read and plan every store. `stock=False` (apply) leaves the pushes out: apply reads each
+        location's inventory once, after its imports, and computes the pushes then."""
         try:
             locations = ctx.locations()
         except KatanaWooError as exc:
@@ -142,12 +146,23 @@ class Runner:
         work += self._companions(stores, live, locations)
         live = [w for w in work if w.live]
         self._check_identities(ctx, live)
-        for w in [w for w in live if w.live]:         # orders of every store first ...
-            self._guard(w, lambda w=w: self._plan_orders(ctx, w, include_customer_data))
+        if stock:
+            # The inventory is read with its variants: read first, it names every SKU the orders need.
+            for location_id in sorted({w.location.id for w in live if w.live and w.config.stock.sync}):
+                self._guard_all([w for w in live if w.location.id == location_id],
+                                lambda location_id=location_id: ctx.inventory(location_id), prefix="stock: ")
+        for w in [w for w in live if w.live]:          # every store's orders read first ...
+            self._guard(w, lambda w=w: self._read_orders(ctx, w))
+        self._guard_all([w for w in live if w.live], lambda: ctx.variants(
+            li.sku for w in live if w.facts for o in w.facts.seen for li in o.line_items))
         earlier: dict[int, list[str]] = {}
-        for w in [w for w in live if w.live and not w.companion]:  # ... then the one-time initial imports ...
+        for w in [w for w in live if w.live and not w.companion]:  # ... the one-time initial imports ...
             if w.config.stock.initial_import:
                 self._guard(w, lambda w=w: self._plan_initial(ctx, w, confirm, earlier), fatal=False)
+        for w in [w for w in live if w.live and not w.companion]:  # ... the orders to import ...
+            self._guard(w, lambda w=w: self._plan_orders(ctx, w, include_customer_data))
+        if not stock:
+            return work
         try:
             pending = self._pending(ctx, [w for w in work if w.facts is not None])
         except KatanaWooError as exc:
@@ -162,9 +177,18 @@ class Runner:
                     at = adjustments.setdefault(w.location.id, {})
                     at[vid] = at.get(vid, 0) + qty
         for w in [w for w in live if w.live and not w.companion]:   # ... then stock, shared per location
-            self._guard(w, lambda w=w: self._plan_push(ctx, w, pending, adjustments.get(w.location.id, {})),
-                        fatal=False, prefix="stock: ")
+            if w.error is None:
+                self._guard(w, lambda w=w: self._plan_push(ctx, w, pending, adjustments.get(w.location.id, {})),
+                            fatal=False, prefix="stock: ")
         return work
+
+    def _guard_all(self, stores: list[StoreWork], step: Callable[[], Any], *, prefix: str = "") -> None:
+        """A read several stores need: its failure stays with them (stock failures are not fatal)."""
+        try:
+            step()
+        except KatanaWooError as exc:
+            for w in stores:
+                w.fail(prefix + str(exc), fatal=not prefix)
 
     def _mapping(self, store: StoreConfig, locations: list[Location], *, companion: bool = False) -> StoreWork:
         h = self.config.store_hash(store.name)
@@ -212,11 +236,12 @@ class Runner:
             if w.name in refused:
                 w.fail(refused[w.name])
 
+    def _read_orders(self, ctx: RunContext, w: StoreWork) -> None:
+        if w.config.orders.enabled:
+            w.facts = order_engine.read_orders(ctx, w.config)
+
     def _plan_orders(self, ctx: RunContext, w: StoreWork, include_customer_data: bool) -> None:
-        if not w.config.orders.enabled:
-            return
-        w.facts = order_engine.read_orders(ctx, w.config)
-        if w.companion:
+        if w.facts is None:
             return
         w.orders = order_engine.plan_orders(ctx, w.config, w.location, w.facts,
                                             include_customer_data=include_customer_data)
@@ -260,7 +285,8 @@ class Runner:
             observed, stores={n: w.config for n, w in by_name.items()},
             locations={n: w.location.id for n, w in by_name.items() if w.location is not None},
             committed=lambda name, woo_id: order_engine.is_committed(ctx, by_name[name].config, woo_id),
-            variants=ctx.variants_by_sku(), parent_skus=parents, held=lambda name, woo_id: (name, woo_id) in held)
+            variants=ctx.variants(li.sku for orders in observed.values() for o in orders for li in o.line_items),
+            parent_skus=parents, held=lambda name, woo_id: (name, woo_id) in held)
 
     # --- apply -------------------------------------------------------------------------------------
 
@@ -296,7 +322,7 @@ class Runner:
                                     "actions ran as re-planned")
             run_id = self.state.start_run("apply" if plan is None else "apply-saved-plan", self.config.config_hash)
             ctx = self._context(keep=True)
-            work = self._read_and_plan(ctx, selected, confirm_shared_import, False)
+            work = self._read_and_plan(ctx, selected, confirm_shared_import, False, stock=False)
             applying = [w for w in work if not w.companion]
             results: dict[str, list[ActionResult]] = {w.name: [] for w in applying}
             holds: dict[str, tuple[Hold, ...]] = {}
@@ -316,7 +342,7 @@ class Runner:
             report = Report(started, now_utc(), self.config.config_hash, tuple(reports),
                             _diff(self.calls.snapshot(), before), plan.plan_id if plan else None, tuple(messages))
             self.state.finish_run(run_id, "failed" if report.has_failures else "ok",
-                                  {s.store: s.status for s in report.stores})
+                                  run_summary({s.store: s.status for s in report.stores}, report.calls))
         return report
 
     def _max_plan_age(self) -> timedelta | None:
@@ -334,7 +360,8 @@ class Runner:
         if w.orders is not None:
             by_id = w.facts.by_id()
             created: dict[int, int] = {}
-            for d in decide(saved, list(w.orders.actions), {"order.import", "order.complete"}, replan=replan):
+            decisions = list(decide(saved, list(w.orders.actions), {"order.import", "order.complete"}, replan=replan))
+            for d in progress(decisions, desc=f"{w.name} orders", total=len(decisions), enabled=self.progress):
                 def step(ctx, w, action, by_id=by_id):
                     if action.kind == "order.complete":
                         return order_engine.apply_completion(ctx, store, action)
@@ -389,6 +416,7 @@ class Runner:
         if d.outcome in (DROPPED, SKIPPED):
             self.state.log_action(run_id, w.name, action.kind, action.key, action.before, action.after,
                                   "skipped", d.note)
+            log.info("%s: %s %s %s: %s", w.name, d.outcome, action.kind, action.key, d.note)
             return ActionResult(action, d.outcome, d.note)
         try:
             result = step(ctx, w, action)
@@ -407,8 +435,11 @@ class Runner:
             note = (f"{len(missed)} of {len(missed) + len(result.pushed)} stock levels not applied by the store: "
                     + "; ".join(f"{m.sku} ({m.reason})" for m in missed[:10])
                     + (f"; … and {len(missed) - 10} more" if len(missed) > 10 else ""))
-        self.state.log_action(run_id, w.name, action.kind, action.key, action.before, result,
+        self.state.log_action(run_id, w.name, action.kind, action.key, action.before,
+                              logged_after(action.kind, action.after, result),
                               "applied" if outcome != FAILED else "failed", note)
+        log.info("%s: %s %s %s: %s%s", w.name, outcome, action.kind, action.key, action.summary,
+                 f" ({note})" if note else "")
         return ActionResult(action, outcome, note, result)
 
     # --- status, comparison, moves ----------------------------------------------------------------
@@ -466,6 +497,35 @@ class Runner:
                 LocationSync(ctx, members, writers, plan, replan, results,
                              run_action=lambda w, d, step: self._run(ctx, run_id, w, d, step),
                              pending=lambda stores, fresh: self._pending(ctx, stores, fresh)).run()
+
+    # --- history and explain: thin entries into `history` and `explain` ---------------------------------
+
+    def history(self, *, store: str | None = None, since: datetime | None = None, limit: int = 50) -> History:
+        """Past runs, newest first: outcome, each store's status, counts and calls (the state only)."""
+        if store is not None:
+            self.config.store(store)           # KeyError naming the known stores
+        return read_history(self.state, store=store, since=since, limit=limit)
+
+    def explain_order(self, store: str, woo_order_id: int) -> OrderStory:
+        """The order's whole story: first seen, holds (reason, age, attempts), import, sales order,
+        moves, and where it stands now in WooCommerce and Katana. Reads only."""
+        cfg = self.config.store(store)
+        if cfg.name not in self.woo:
+            raise ReconcileError(f"{store} is disabled in the config: nothing to explain")
+        return order_story(self.config, self.state, self.katana, self.woo[cfg.name], cfg.name, int(woo_order_id))
+
+    def explain_sku(self, sku: str, *, store: str | None = None) -> SkuStory:
+        """How each store's figure for `sku` comes about: the planning's own reads and
+        `engines.stock.figures()`, the orders behind its pending units, the levels pushed. Reads only."""
+        if store is not None:
+            self.config.store(store)
+        ctx = self._context()
+        work = self._read_and_plan(ctx, list(self.config.enabled_stores), False, False)
+        pending = self._pending(ctx, [w for w in work if w.facts is not None])
+        sides = [StoreSide(w.config, w.location if w.live else None,
+                           w.error or (None if w.live else str(w.mapping)), w.push.notes if w.push else None)
+                 for w in work if not w.companion and (store is None or w.name == store)]
+        return sku_story(sku, ctx, pending, sides, self.state)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 SYSTEM = "woocommerce"          # the system name in errors, logs and CallCounter keys
 API_PATH = "/wp-json/wc/v3"
 BATCH_LIMIT = 100               # create+update+delete per batch; 413 above (a store filter can change it)
-SKU_CHUNK = 50                  # SKUs per `?sku=A,B,…` lookup ...
-SKU_QUERY_BUDGET = 1500         # ... and at most this many URL-encoded characters of them (proxies cap URLs)
+SKU_CHUNK = 100                 # SKUs per `?sku=A,B,…` lookup (the most a page returns) ...
+SKU_QUERY_BUDGET = 4000         # ... and at most this many URL-encoded characters of them: with the rest of
+                                # the URL and OAuth's query parameters well under the 8 KB nginx and Apache
+                                # accept by default
 
 
 class WooClient:
@@ -217,6 +219,14 @@ class Products:
         return _unique(self._c._http.iter_woo("products", params, per_page=per_page), WooProduct.from_api,
                        "products")
 
+    def first_page(self, *, per_page: int = 100) -> tuple[list[WooProduct], int | None]:
+        """The first page of `iter()` and the store's `X-WP-TotalPages` (None if the header is
+        missing): what a whole listing would cost, learnt for the price of its first call.
+        Continue with `iter(page=2)`."""
+        resp = self._c._http.get("products", {"orderby": "id", "order": "asc", "per_page": per_page, "page": 1})
+        pages = resp.headers.get("X-WP-TotalPages")
+        return [WooProduct.from_api(p) for p in _array(resp)], int(pages) if str(pages or "").isdigit() else None
+
     def get(self, product_id: int) -> WooProduct:
         """A product, or a variation by its own id (then `type == "variation"`, `parent_id` set)."""
         return WooProduct.from_api(_object(self._c._http.get(f"products/{int(product_id)}")))
@@ -224,7 +234,7 @@ class Products:
     def by_skus(self, skus: Iterable[str]) -> dict[str, WooProduct]:
         """`{sku: product or variation}` for the SKUs the store has; missing SKUs are simply absent.
 
-        One `GET /products?sku=A,B,…` per ≤ 50 SKUs (the store matches both products and variations).
+        One `GET /products?sku=A,B,…` per ≤ 100 SKUs (the store matches both products and variations).
         Matches are re-checked exactly: MySQL compares SKUs case-insensitively, so asking for
         "widget-1" also returns "WIDGET-1", which is not what was asked for. A SKU containing a comma
         cannot be sent in that list and is looked up alone through `search_sku` (partial match,

@@ -65,8 +65,7 @@ def test_a_variation_without_its_own_sku_is_held_never_matched_through_its_paren
         assert "no SKU of its own" in hold.detail and "do not manage stock" not in str(plan)
         report = runner.apply()
         assert orders_for(box, "shop-a", order["id"]) == [] and len(orders_for(box, "shop-a", ok["id"])) == 1
-        notes = report.store("shop-a").notes
-        assert any(str(m_id) in item for item in notes["variations_without_sku"])
+        assert not report.has_failures, str(report)
         # The held order's units were the variation's own, not the parent's: TEE's figure is untouched
         # (20 in stock, nothing committed, nothing taken from it), TEE-S is lowered by its import.
         assert shop.stock_of("TEE") == 20 and shop.stock_of("TEE-S") == 19

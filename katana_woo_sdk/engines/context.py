@@ -27,6 +27,7 @@ from ..woo import SKU_CHUNK, WooClient
 log = logging.getLogger(__name__)
 
 IDENTITY_CURSOR = "site.identity"
+CATALOG_SIZE_CURSOR = "catalog.listing_calls"   # what listing the store's catalogue cost last time
 PARENT_CHUNK = 100      # parent ids per `GET /products?include=`: well inside a safe URL length
 
 
@@ -54,11 +55,12 @@ def _interactive() -> bool:
 
 @dataclass(frozen=True)
 class Catalog:
-    """A store's products and the variations that matter; `unread_variations`: variations skipped
-    by the SKU lookup because Katana knows none of their SKUs (nothing could be pushed to them)."""
+    """A store's items that matter: every product and variation (a listing), or only those whose
+    SKU Katana knows (`by_sku`: read by SKU, which costs fewer calls on a large catalogue)."""
 
     items: tuple[WooProduct, ...]
-    unread_variations: int = 0
+    by_sku: bool = False
+    complete: bool = False     # every item, variations of unknown SKUs included (a full listing)
 
     def __iter__(self):
         return iter(self.items)
@@ -78,12 +80,15 @@ class RunContext:
         self.config, self.katana, self.woo, self.state = config, katana, woo, state
         self.progress, self._keep = progress, keep
         self._locations: list[Location] | None = None
-        self._variants: dict[str, Variant] | None = None
+        self._by_sku: dict[str, Variant] = {}
+        self._unknown: set[str] = set()
+        self._location_skus: dict[int, dict[str, Variant]] = {}
         self._inventory: dict[int, dict[int, InventoryRow]] = {}
         self._catalog: dict[str, Catalog] = {}
         self._katana_orders: dict[str, dict[str, SalesOrder]] = {}
         self._customers: dict[str, Customer] = {}
         self._tax_rates: dict[Decimal, TaxRate] = {}
+        self._all_tax_rates: dict[Decimal, TaxRate] | None = None
         self._parents: dict[str, dict[int, str]] = {}
 
     # --- Katana ----------------------------------------------------------------------------------
@@ -93,19 +98,41 @@ class RunContext:
             self._locations = self.katana.locations.list(include_deleted=True)
         return self._locations
 
-    def variants_by_sku(self) -> dict[str, Variant]:
-        """Every live variant with a SKU, read once per run (ceil(N/250) pages)."""
-        if self._variants is None:
-            variants: dict[str, Variant] = {}
-            for variant in self.katana.variants.iter():
-                if variant.sku and variant.deleted_at is None:
-                    variants[variant.sku] = variant
-            self._variants = variants
-        return self._variants
+    def variants(self, skus: Iterable[str | None]) -> dict[str, Variant]:
+        """SKU -> the live Katana variant, for each of `skus` that has one. Known from inventory rows
+        read with their variants (no call), else looked up by SKU, 100 a call; a SKU Katana does not
+        know is remembered as unknown for the rest of the run."""
+        wanted = {s for s in skus if s}
+        missing = sorted(wanted - set(self._by_sku) - self._unknown)
+        if missing:
+            found = self.katana.variants.by_skus(missing)
+            self._by_sku.update(found)
+            self._unknown.update(set(missing) - set(found))
+        return {s: self._by_sku[s] for s in wanted if s in self._by_sku}
+
+    def location_variants(self, location_id: int) -> dict[str, Variant]:
+        """SKU -> variant of every inventory row at the location (the inventory is read, once)."""
+        self.inventory(location_id)
+        return self._location_skus[location_id]
+
+    def known_variants(self) -> dict[str, Variant]:
+        """Every variant this run has learnt of so far (no call)."""
+        return dict(self._by_sku)
 
     def inventory(self, location_id: int) -> dict[int, InventoryRow]:
+        """The location's rows, read with their variants (`extend[]=variant`): that read is also the
+        variant catalogue of the location, so no variant listing is ever needed."""
         if location_id not in self._inventory:
-            self._inventory[location_id] = self.katana.inventory.list(location_id)
+            rows = self.katana.inventory.list(location_id, with_variants=True)
+            skus: dict[str, Variant] = {}
+            for row in rows.values():
+                variant = row.variant
+                if variant is not None and variant.sku and variant.deleted_at is None:
+                    skus[variant.sku] = variant
+            self._by_sku.update(skus)
+            self._unknown.difference_update(skus)
+            self._location_skus[location_id] = skus
+            self._inventory[location_id] = rows
         return self._inventory[location_id]
 
     def forget_inventory(self, location_id: int) -> None:
@@ -145,43 +172,66 @@ class RunContext:
         self._customers[email.strip().lower()] = customer
 
     def tax_rate(self, rate: Decimal) -> TaxRate | None:
-        if rate not in self._tax_rates:
-            found = self.katana.tax_rates.find_by_rate(rate)
-            if found is None:
-                return None
-            self._tax_rates[rate] = found
-        return self._tax_rates[rate]
+        """The oldest Katana tax rate of this percentage. An account has a handful of rates: they are
+        listed once per run (one call) rather than looked up one by one."""
+        if self._all_tax_rates is None:
+            self._all_tax_rates = {}
+            for found in sorted(self.katana.tax_rates.list(), key=lambda t: t.id):
+                self._all_tax_rates.setdefault(found.rate, found)
+            self._tax_rates.update(self._all_tax_rates)
+        return self._tax_rates.get(rate)
 
     def remember_tax_rate(self, rate: Decimal, tax_rate: TaxRate) -> None:
         self._tax_rates[rate] = tax_rate
 
     # --- WooCommerce -----------------------------------------------------------------------------
 
-    def catalog(self, store: StoreConfig) -> Catalog:
-        """Every product of the store (pages of 100) and the variations that matter.
+    def catalog(self, store: StoreConfig, location_id: int, *, complete: bool = False) -> Catalog:
+        """The store items that matter for the location's figures, read the cheaper way.
 
-        Variations are read per variable product (one listing each) or, when that would cost more
-        calls, by SKU: `GET /products?sku=A,B,...` returns variations too, 50 SKUs a call, for the
-        Katana SKUs no simple product carries. A variation whose SKU Katana does not know is then not
-        read (nothing could be pushed to it); the catalogue counts them.
+        A listing (every product, pages of 100, and the variations whose SKU Katana knows, by SKU)
+        tells everything, store-only SKUs included. Reading by SKU (`GET /products?sku=A,B,...`
+        returns products and variations alike, 100 SKUs a call, for every product SKU the location's
+        inventory names) costs fewer calls on a large catalogue but reads only what Katana knows. The
+        listing is used while it costs at most one call more than reading by SKU; its cost is learnt
+        from the first page's `X-WP-TotalPages` (that page is kept) and then from the state.
+        `complete` asks for everything (the initial import needs every item): a listing with each
+        variable product's variations.
         """
-        if store.name not in self._catalog:
-            woo = self.woo[store.name]
-            items = list(progress(woo.products.iter(), desc=f"{store.name} products", enabled=self.progress))
-            variable = [p for p in items if p.type == "variable" and p.variations]
-            wanted = sorted(set(self.variants_by_sku()) - {p.sku for p in items if p.sku}) if variable else []
-            by_sku_calls = -(-len(wanted) // SKU_CHUNK)
-            unread = 0
-            if variable and by_sku_calls < len(variable):
-                found = [p for p in woo.products.by_skus(wanted).values() if p.is_variation]
-                owned = {v for p in variable for v in p.variations}
-                read = [p for p in found if p.id in owned]
-                items.extend(read)
-                unread = len(owned) - len(read)
-            else:
-                for product in variable:
-                    items.extend(woo.variations.iter(product.id))
-            self._catalog[store.name] = Catalog(tuple(items), unread)
+        cached = self._catalog.get(store.name)
+        if cached is not None and (not complete or cached.complete):
+            return cached
+        woo = self.woo[store.name]
+        wanted = sorted(s for s, v in self.location_variants(location_id).items() if v.type != "material")
+        by_sku_calls = -(-len(wanted) // SKU_CHUNK)
+        known = self.state.get_cursor(store.name, CATALOG_SIZE_CURSOR)
+        first: list[WooProduct] = []
+        if complete or known is None:
+            first, pages = woo.products.first_page()
+            listing = pages if pages is not None else 1 + (len(first) >= 100)
+        else:
+            listing = int(known)
+        if not complete and listing > by_sku_calls + 1:
+            found = woo.products.by_skus(wanted)
+            self._catalog[store.name] = Catalog(tuple(found.values()), by_sku=True)
+            return self._catalog[store.name]
+        more = not first or (listing > 1 if listing else len(first) >= 100)
+        rest = (woo.products.iter(page=2) if first else woo.products.iter()) if more else iter(())
+        # Page 2 read after page 1: an item that slid across the boundary meanwhile comes twice.
+        items = list({p.id: p for p in [*first, *progress(rest, desc=f"{store.name} products",
+                                                               enabled=self.progress)]}.values())
+        variable = [p for p in items if p.type == "variable" and p.variations]
+        if complete:
+            for product in variable:
+                items.extend(woo.variations.iter(product.id))
+        elif variable:
+            # Variations by SKU: only those whose SKU the location's inventory names matter here.
+            missing = sorted(set(wanted) - {p.sku for p in items if p.sku})
+            owned = {v for p in variable for v in p.variations}
+            items.extend(p for p in woo.products.by_skus(missing).values() if p.is_variation and p.id in owned)
+        if self._keep:
+            self.state.set_cursor(store.name, CATALOG_SIZE_CURSOR, str(-(-sum(not p.is_variation for p in items) // 100)))
+        self._catalog[store.name] = Catalog(tuple(items), by_sku=False, complete=complete)
         return self._catalog[store.name]
 
     def parent_skus(self, store: StoreConfig, parent_ids: Iterable[int] = ()) -> dict[int, str]:
@@ -189,9 +239,8 @@ class RunContext:
         own (WooCommerce shows it with the parent's) from one with its own. From the catalogue when
         it was read, else one `GET /products?include=` per 100 parents not yet known."""
         known = self._parents.setdefault(store.name, {})
-        if store.name in self._catalog or store.stock.sync or store.stock.initial_import:
-            # The run reads this store's catalogue anyway: its variable products name every parent.
-            known.update(self.catalog(store).parent_skus())
+        if store.name in self._catalog:
+            known.update(self._catalog[store.name].parent_skus())
         missing = sorted({int(i) for i in parent_ids if i} - set(known))
         for start in range(0, len(missing), PARENT_CHUNK):
             chunk = missing[start:start + PARENT_CHUNK]

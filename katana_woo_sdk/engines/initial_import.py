@@ -122,9 +122,9 @@ def plan_initial_import(ctx: RunContext, store: StoreConfig, location: Location,
 def _rows(ctx: RunContext, store: StoreConfig, location: Location, facts: OrderFacts | None,
           mode: str) -> tuple[list[AdjustmentRow], dict[str, Any]]:
     inventory = ctx.inventory(location.id)
-    variants = ctx.variants_by_sku()
+    catalog = ctx.catalog(store, location.id, complete=True)       # every item: Katana may not know them all
+    variants = ctx.variants(item.sku for item in catalog)
     taken = _open_quantities(ctx, store, facts)
-    catalog = ctx.catalog(store)
     pools = parent_pools(catalog, variants)
     rows, unmanaged, unknown = [], [], []
     for item in catalog:
@@ -159,7 +159,7 @@ def _open_quantities(ctx: RunContext, store: StoreConfig, facts: OrderFacts | No
     else:
         orders = list(ctx.woo[store.name].orders.iter(statuses=tuple(store.orders.statuses)))
     orders += list(facts.uncommitted if facts is not None else ())
-    variants = ctx.variants_by_sku()
+    variants = ctx.variants(li.sku for o in orders for li in o.line_items)
     parents = ctx.parent_skus(store, {pid for o in orders for pid in variation_parents(o)})
     out: dict[int, Decimal] = {}
     seen: set[int] = set()

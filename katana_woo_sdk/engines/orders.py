@@ -145,7 +145,7 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, facts: 
     opts = store.orders
     ledger = ctx.state.ledger(store.name)
     existing = ctx.katana_orders(store)
-    variants = ctx.variants_by_sku()
+    variants = ctx.variants(li.sku for o in facts.orders for li in o.line_items)
     parents = ctx.parent_skus(store, {pid for o in facts.orders for pid in variation_parents(o)})
     actions: list[Action] = []
     holds: list[Hold] = []

@@ -87,9 +87,9 @@ def figures(ctx: RunContext, store: StoreConfig, location: Location, pending: Pe
             adjustments: Mapping[int, Decimal] | None = None) -> dict[str, ItemFigure]:
     """SKU -> figure for every stock-managed store item with a Katana variant and an inventory row
     at the location (or an in-stock change this run's initial import plans: `adjustments`)."""
-    variants = ctx.variants_by_sku()
+    variants = ctx.location_variants(location.id)
     inventory = ctx.inventory(location.id)
-    catalog = ctx.catalog(store)
+    catalog = ctx.catalog(store, location.id)
     pools = parent_pools(catalog, variants)
     parents = catalog.parent_skus()
     adjustments = adjustments or {}
@@ -117,9 +117,9 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
     """The writes that bring the store to its figures (only the items whose level differs)."""
     if not store.stock.sync:
         return StockPlan()
-    variants = ctx.variants_by_sku()
+    variants = ctx.location_variants(location.id)
     inventory = ctx.inventory(location.id)
-    catalog = ctx.catalog(store)
+    catalog = ctx.catalog(store, location.id)
     parents = catalog.parent_skus()
     found = figures(ctx, store, location, pending, adjustments)
     writes: list[StockWriteItem] = []
@@ -151,16 +151,18 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
             writes.append(StockWriteItem(item.sku, item.id, item.parent_id if item.is_variation else None,
                                          item.stock_quantity, fig.target))
     katana_only = sorted(s for s, v in variants.items() if s not in store_skus and (v.type in (None, "product")))
-    notes = {
+    notes: dict[str, Any] = {
         "katana_only_skus": katana_only[:LIST_LIMIT], "katana_only_count": len(katana_only),
         "store_only_skus": store_only[:LIST_LIMIT], "store_only_count": len(store_only),
         "unmanaged_skus": unmanaged, "parent_managed_skus": parent_managed, "no_inventory_row_skus": no_row,
         "variations_without_sku": no_own_sku, "items_without_sku": no_sku,
         "in_sync": sum(1 for f in found.values() if f.item.stock_quantity == f.target),
-        "variations_not_read": catalog.unread_variations,
     }
+    if catalog.by_sku:
+        notes["store_read_by_sku"] = ("only items whose SKU Katana has at this location were read (the cheaper "
+                                      "way); store items unknown to Katana are not listed")
     warning = None
-    if variants and not inventory and not adjustments:
+    if not inventory and not adjustments:
         warning = (f"Katana has no inventory rows at {location} yet; nothing pushed to {store.name} (an empty read "
                    f"is never pushed as zeros)")
     if not writes:
