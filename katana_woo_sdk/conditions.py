@@ -1,9 +1,11 @@
 """Per-store status conditions (Kubernetes style): written after every apply, read by `status`.
 
 Called by the runner: `record_conditions` after each store's apply, `read_status` for
-`Runner.status()` (and so `katana-woo status` and notebooks). Four conditions per store, each
-with a reason, a message, the time it last changed and the config hash it observed, so a status
-read after the YAML changed shows which conditions are stale:
+`Runner.status()` and notebooks; `status_from_file` for ``katana-woo status`` and ``wait``, which
+read the state alone (no credentials needed, and a missing state is never created: "run apply
+first"). Four conditions per store, each with a reason, a message, the time it last changed and
+the config hash it observed, so a status read after the YAML changed shows which conditions are
+stale; so is a store whose last apply is older than `stale_after`:
 
     MappingValid       the configured location resolves (exists, unambiguous, allows sales)
     LocationAvailable  the mapped location is not deleted (False: the store is Blocked)
@@ -13,6 +15,8 @@ read after the YAML changed shows which conditions are stale:
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from .config import Config, StoreConfig
 from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, ConditionView, Hold, LocationRef,
@@ -20,6 +24,7 @@ from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, Condi
 from .state import State
 
 
+DEFAULT_STALE_AFTER = timedelta(days=1)   # a store no apply has looked at for a day is stale
 MATCHING_CURSOR = "stock.matching"
 MATCHING_NOTES = ("katana_only_skus", "katana_only_count", "store_only_skus", "store_only_count",
                   "unmanaged_skus", "parent_managed_skus")
@@ -79,24 +84,65 @@ def record_conditions(state: State, config: Config, store: StoreConfig, rep: Sto
         set_("StockSynced", "True", "UpToDate", f"{pushed} levels pushed this run")
 
 
-def read_status(config: Config, state: State) -> Status:
+def read_status(config: Config, state: State, *, now: datetime | None = None,
+                stale_after: timedelta | None = DEFAULT_STALE_AFTER) -> Status:
+    """Each store's conditions, held orders (with their age and attempts) and staleness."""
+    now = now or datetime.now(timezone.utc)
     stores = []
     for store in config.stores:
         conditions = state.conditions(store.name)
         mapping = state.current_mapping(store.name)
         ledger = state.ledger(store.name)
-        held = tuple(Hold(store.name, e.woo_order_id, e.woo_number or str(e.woo_order_id), *_split_reason(e.reason))
+        held = tuple(Hold(store.name, e.woo_order_id, e.woo_number or str(e.woo_order_id), *_split_reason(e.reason),
+                          e.first_seen, e.attempts)
                      for e in ledger.values() if e.status == "held")
         pushed = state.pushed_records(store.name)
+        observed = max((c.updated_at for c in conditions.values()), default=None)
+        views = tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
+                      for c in conditions.values())
+        store_hash = config.store_hash(store.name)
         stores.append(StoreStatus(
-            store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None,
-            tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
-                  for c in conditions.values()),
+            store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None, views,
             sum(1 for e in ledger.values() if e.status == "imported"), held,
-            max((r.pushed_at for r in pushed.values()), default=None), config.store_hash(store.name),
-            json.loads(state.get_cursor(store.name, MATCHING_CURSOR) or "{}")))
+            max((r.pushed_at for r in pushed.values()), default=None), store_hash,
+            json.loads(state.get_cursor(store.name, MATCHING_CURSOR) or "{}"), observed,
+            _stale(views, store_hash, observed, now, stale_after) if store.enabled else ()))
     runs = state.runs(limit=1)
-    return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None)
+    return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None,
+                  now, stale_after)
+
+
+def status_from_file(config: Config, *, now: datetime | None = None,
+                     stale_after: timedelta | None = DEFAULT_STALE_AFTER) -> Status:
+    """The status from the config's state file, opened only if it exists (never created)."""
+    path = Path(config.state.path)
+    if not path.exists():
+        now = now or datetime.now(timezone.utc)
+        stores = tuple(StoreStatus(s.name, None, (), config_hash=config.store_hash(s.name)) for s in config.stores)
+        return Status(stores, None, None, now, stale_after, state_found=False,
+                      message=f"no state yet at {path}: run apply first")
+    with State(path) as state:
+        return read_status(config, state, now=now, stale_after=stale_after)
+
+
+def _stale(conditions: tuple[ConditionView, ...], store_hash: str, observed: datetime | None, now: datetime,
+           stale_after: timedelta | None) -> tuple[str, ...]:
+    """Why a store's recorded conditions may no longer hold."""
+    reasons = []
+    hashes = {c.observed_config_hash for c in conditions if c.observed_config_hash}
+    if store_hash and hashes and hashes != {store_hash}:
+        reasons.append("the store's config changed since the last apply looked at it")
+    if stale_after is not None and observed is not None and now - observed > stale_after:
+        reasons.append(f"no apply has looked at it for {_age(now - observed)} (stale after {_age(stale_after)})")
+    return tuple(reasons)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _split_reason(reason: str | None) -> tuple[str, str]:

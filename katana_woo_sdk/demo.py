@@ -4,8 +4,8 @@ Called by `cli` (``katana-woo demo``) and usable from a notebook (``run_demo()``
 sandbox (`sandbox.start(dataset="demo")`: an emulated Katana and three WooCommerce stores on
 127.0.0.1), loads the demo config shipped in the package (``data/demo.yaml``, identical to the
 repository's ``configs/demo.yaml``, so the demo works after ``pip install`` from any directory),
-points its state at a fresh directory, then plans, applies and shows the status, and says in one
-paragraph what happened. Nothing is written outside that directory and no real system is
+points its state at a fresh directory, then plans, applies, shows the status and explains why
+a held order waits, and says in one paragraph what happened. Nothing is written outside that directory and no real system is
 contacted: the credentials are the sandbox's own, handed over in memory, never printed.
 """
 from __future__ import annotations
@@ -105,6 +105,10 @@ def run_demo(*, state_dir: Path | str | None = None, out: TextIO | None = None, 
             status = runner.status()
             heading("3. Status (katana-woo status)")
             say(str(status))
+            held = next((h for s in report.stores for h in s.holds), None)
+            if held is not None:
+                heading(f"4. Why   (katana-woo explain {config_path.name} order {held.store} {held.woo_order_id})")
+                say(str(runner.explain_order(held.store, held.woo_order_id)))
         heading("What just happened")
         say(what_happened(plan, report, status, state_dir))
         if keep_running:

@@ -26,6 +26,7 @@ and no error carries a credential.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -91,20 +92,33 @@ class TransportError(KatanaWooError):
         self.connect_failed = connect_failed
         self.retryable = True
         kind = "could not connect" if connect_failed else "no answer (timed out or connection dropped)"
-        super().__init__(f"{system} {method} {url}: {kind}: {reason}")
+        super().__init__(f"{system} {method} {compact_url(url)}: {kind}: {reason}")
 
 
 class ApiError(KatanaWooError):
-    """An HTTP answer that is not a success; built by `ApiError.from_response`."""
+    """An HTTP answer that is not a success; built by `ApiError.from_response`.
+
+    `headers` are the answer's headers (its `Link` sanitised, cookies left out) and `request_id`
+    the id the API or a proxy in front of it gave the request (`X-Request-Id`, `CF-Ray`, ...):
+    quote it to the API's support::
+
+        except ApiError as error:
+            error.status, error.code, error.request_id, error.header("X-Ratelimit-Remaining")
+    """
 
     def __init__(self, *, system: str, method: str, url: str, status: int, code: str | None = None,
                  message: str = "", body: str = "", retryable: bool = False, hint: str | None = None,
-                 details: Any = None, retry_after: float | None = None):
+                 details: Any = None, retry_after: float | None = None,
+                 headers: Mapping[str, str] | None = None):
         self.system, self.method, self.url, self.status = system, method, url, status
         self.code, self.api_message, self.body = code, message, body[:BODY_EXCERPT]
         self.retryable, self.hint, self.details = retryable, hint, details
         self.retry_after = retry_after
-        text = f"{system} {method} {url} -> {status}"
+        self.headers: dict[str, str] = {str(k): str(v) for k, v in (headers or {}).items()
+                                        if str(k).lower() not in _PRIVATE_HEADERS}
+        self.request_id: str | None = next((self.header(name) for name in REQUEST_ID_HEADERS
+                                            if self.header(name)), None)
+        text = f"{system} {method} {compact_url(url)} -> {status}"
         if code:
             text += f" {code}"
         if message:
@@ -113,7 +127,14 @@ class ApiError(KatanaWooError):
             text += f" {_short(details)}"
         if hint:
             text += f" (hint: {hint})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
         super().__init__(text)
+
+    def header(self, name: str) -> str | None:
+        """A response header by name, case-insensitively; None when the answer had none."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
     @classmethod
     def from_response(cls, *, system: str, method: str, url: str, status: int,
@@ -122,7 +143,8 @@ class ApiError(KatanaWooError):
         """The right subclass for an unsuccessful answer, with the API's own code and message."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
         payload = _parse_json(text, headers)
-        kwargs: dict[str, Any] = dict(system=system, method=method, url=url, status=status, body=text)
+        kwargs: dict[str, Any] = dict(system=system, method=method, url=url, status=status, body=text,
+                                      headers=headers)
         if payload is None:
             if text.strip() or 200 <= status < 300:
                 kind = _content_type(headers) or "no content type"
@@ -171,6 +193,22 @@ class UnexpectedResponseError(ApiError):
 
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+# Headers naming the request for the API's support, first found wins: generic, AWS, Cloudflare.
+REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "X-Correlation-Id", "X-Amzn-RequestId", "X-Amz-Request-Id",
+                      "X-Amz-Cf-Id", "CF-Ray")
+_PRIVATE_HEADERS = frozenset({"set-cookie", "cookie", "authorization", "proxy-authorization"})
+# An OAuth 1.0a request signed in its query string carries six of these, all REDACTED by `_http`
+# before a URL reaches an error: in a message they say nothing but bury the path.
+_OAUTH_PARAM = re.compile(r"[?&]oauth_[a-z_]+=REDACTED(?=&|$|#)")
+
+
+def compact_url(url: str) -> str:
+    """`url` without its redacted `oauth_*` parameters (the signature of a plain-http store)."""
+    text = _OAUTH_PARAM.sub("", url or "")
+    if "?" not in text and "&" in text:
+        text = text.replace("&", "?", 1)
+    return text
 
 
 # --- state and reconciling -----------------------------------------------------------------------

@@ -48,6 +48,8 @@ def move_sales_order(config: Config, katana: KatanaClient, state: State, ctx: Ru
                              f"lets Ship From change only while NOT_SHIPPED or PENDING; not moved")
     names = {loc.id: loc.name for loc in ctx.locations()}
     before = LocationRef(so.location_id, names.get(so.location_id, "?")) if so.location_id else None
+    if so.location_id == res.location.id:
+        raise ReconcileError(f"{so.order_no} already ships from {before}: nothing moved")
     with state.lock(timeout=config.state.lock_timeout_seconds, owner="katana-woo move-order"):
         run_id = state.start_run("move-order", config.config_hash)
         moved = katana.sales_orders.update_location(so.id, res.location.id)
@@ -56,8 +58,10 @@ def move_sales_order(config: Config, katana: KatanaClient, state: State, ctx: Ru
             entry = state.ledger_get(store, woo_id)
             if entry is not None:
                 state.ledger_put(replace(entry, location_id=res.location.id))
-        state.log_action(run_id, store, "order.move", so.order_no, {"location_id": so.location_id},
-                         {"location_id": res.location.id}, "applied", "")
+        # Keyed like the order's import ("order:<woo id>"), so `explain` finds the move in the run log.
+        state.log_action(run_id, store, "order.move", f"order:{woo_id}" if woo_id is not None else so.order_no,
+                         {"location_id": so.location_id, "order_no": so.order_no},
+                         {"location_id": res.location.id, "rows_moved": rows}, "applied", "")
         state.finish_run(run_id, "ok", {store: "moved"})
     return MoveResult(store, woo_id, so.id, so.order_no, before, LocationRef(res.location.id, res.location.name), rows)
 

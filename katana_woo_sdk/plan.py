@@ -1,9 +1,11 @@
 """What a run intends to do (`Plan`) and what it did (`Report`), as immutable data.
 
 `runner.Runner.plan()` builds a `Plan` by reading only; `Runner.apply()` executes exactly its
-actions after re-checking each one, and returns a `Report`. Both serialise to JSON (`plan --out`,
-`apply plan.json`, `--json`) and are rendered for people by `report` (text, Markdown for a pull
-request comment, HTML for notebooks). Nothing here talks to an API.
+actions after re-checking each one, and returns a `Report`; `Runner.status()` reads a `Status`
+from the state. All serialise to JSON (`plan --out`, `apply plan.json`, `--json`). They are shown
+for people (text, Markdown for a pull request comment, HTML for notebooks, DataFrames) by the
+`render` package, through the `_views.Rendered` seam: nothing here imports rendering, and nothing
+here talks to an API.
 
 An `Action` carries a typed payload (`actions`) and a `fingerprint` of it. A saved plan is a
 contract, enforced by `contract`: applying it re-plans first, and an action whose fingerprint
@@ -17,11 +19,12 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
+from ._views import Rendered
 from .actions import LocationRef, Payload, payload_from_dict, payload_to_dict
 
 PLAN_FORMAT = 2
@@ -107,16 +110,28 @@ class Action:
 
 @dataclass(frozen=True)
 class Hold:
-    """An order that cannot be imported yet, and why. Retried every run; never dropped."""
+    """An order that cannot be imported yet, and why. Retried every run; never dropped.
+
+    `since` and `attempts` come from the state's ledger (first seen, runs that held it) where the
+    object is read from it (`Runner.status()`, `explain`); a fresh plan leaves them unknown."""
 
     store: str
     woo_order_id: int
     number: str
     reason: str          # "unknown_sku" | "deleted_product" | "no_customer" | "create_failed" | ...
     detail: str
+    since: datetime | None = None
+    attempts: int = 0
 
     def __str__(self) -> str:
         return f"order #{self.number} held ({self.reason}): {self.detail}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Hold":
+        since = data.get("since")
+        return cls(str(data["store"]), int(data["woo_order_id"]), str(data["number"]), str(data["reason"]),
+                   str(data["detail"]), datetime.fromisoformat(since) if isinstance(since, str) else since,
+                   int(data.get("attempts") or 0))
 
 
 @dataclass(frozen=True)
@@ -158,18 +173,38 @@ class StorePlan:
                 f"{len(self.holds)} held)")
 
 
+# Exit codes, one table for every command (README, "Exit codes"): terraform's -detailed-exitcode
+# (0 nothing, 1 error, 2 changes) plus 3 for "attention only", so a pipeline can tell "nothing to
+# do" from "an order is still held" instead of seeing 2 for as long as one order waits.
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_ATTENTION = 0, 1, 2, 3
+
+
 def exit_code_for(stores: Sequence[Any]) -> int:
-    """terraform -detailed-exitcode: 0 nothing to do, 2 changes or attention, 1 an error."""
+    """1 an error or failure; 2 changes planned or made; 3 attention only (held orders, warnings,
+    a blocked store) with no change; 0 nothing to do."""
     statuses = {s.status for s in stores}
     if "error" in statuses or "failed" in statuses:
-        return 1
-    if statuses & {"changes", "attention", "blocked", "applied"}:
-        return 2
-    return 0
+        return EXIT_ERROR
+    changed = any(getattr(s, "actions", ()) for s in stores) or any(
+        r.outcome in ("applied", "replanned") for s in stores for r in getattr(s, "results", ()))
+    if changed or statuses & {"changes", "applied"}:
+        return EXIT_CHANGES
+    if statuses & {"attention", "blocked"}:
+        return EXIT_ATTENTION
+    return EXIT_OK
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(Rendered):
+    """What an apply would do, per store; built by `Runner.plan()` (reads only)::
+
+        plan = runner.plan()
+        plan                      # an HTML table in Jupyter; print(plan) for text
+        plan.save("plan.json")    # apply exactly this later: runner.apply(Plan.load("plan.json"))
+    """
+
+    _view: ClassVar[str] = "plan"
+
     created_at: datetime
     config_hash: str
     config_path: str | None
@@ -192,6 +227,7 @@ class Plan:
 
     @property
     def exit_code(self) -> int:
+        """0 nothing to do, 2 changes planned, 3 attention only (held, blocked), 1 an error."""
         return exit_code_for(self.stores)
 
     def store(self, name: str) -> StorePlan:
@@ -230,29 +266,6 @@ class Plan:
     def load(cls, path: str | Path) -> "Plan":
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    # --- rendering lives in report.py; these delegate so notebooks and callers find them here ----
-
-    def __str__(self) -> str:
-        from . import report
-        return report.plan_text(self)
-
-    def to_markdown(self) -> str:
-        from . import report
-        return report.plan_markdown(self)
-
-    def _repr_html_(self) -> str:
-        from . import report
-        return report.plan_html(self)
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """One row per action (and per held order), for tables and DataFrames."""
-        from . import report
-        return report.plan_records(self)
-
-    def to_pandas(self):
-        from . import report
-        return report.to_pandas(self.to_records())
-
 
 def _loc(data: Mapping[str, Any] | None) -> LocationRef | None:
     return LocationRef(int(data["id"]), str(data["name"])) if data else None
@@ -263,7 +276,7 @@ def _store_plan_from_dict(d: Mapping[str, Any]) -> StorePlan:
     mapping = MappingPlan(m["kind"], _loc(m.get("to_location")), _loc(m.get("from_location")),
                           m.get("reason", ""), m.get("message", ""))
     actions = tuple(Action.from_dict(a) for a in d.get("actions", ()))
-    holds = tuple(Hold(**h) for h in d.get("holds", ()))
+    holds = tuple(Hold.from_dict(h) for h in d.get("holds", ()))
     return StorePlan(d["store"], mapping, actions, holds, tuple(d.get("warnings", ())), dict(d.get("notes") or {}),
                      d.get("error"), d.get("config_hash", ""))
 
@@ -322,7 +335,16 @@ class StoreReport:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Rendered):
+    """What an apply did, per store and action; returned by `Runner.apply()`::
+
+        report = runner.apply(plan)
+        report.exit_code          # 0 nothing done, 2 changes, 3 attention only, 1 a failure
+        report.to_pandas()        # one row per result, per SKU of stock writes
+    """
+
+    _view: ClassVar[str] = "report"
+
     started_at: datetime
     finished_at: datetime
     config_hash: str
@@ -337,6 +359,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        """0 nothing done, 2 changes made, 3 attention only (held, blocked), 1 a failure."""
         return exit_code_for(self.stores)
 
     @property
@@ -360,38 +383,21 @@ class Report:
         return f"Report({len(self.results)} results; {counts}; calls katana={self.calls_to('katana')} " \
                f"woocommerce={self.calls_to('woocommerce')})"
 
-    def __str__(self) -> str:
-        from . import report
-        return report.report_text(self)
-
-    def to_markdown(self) -> str:
-        from . import report
-        return report.report_markdown(self)
-
-    def _repr_html_(self) -> str:
-        from . import report
-        return report.report_html(self)
-
-    def to_records(self) -> list[dict[str, Any]]:
-        from . import report
-        return report.report_records(self)
-
-    def to_pandas(self):
-        from . import report
-        return report.to_pandas(self.to_records())
-
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# --- status (read from the state by `Runner.status()`) ---------------------------------------------
+# --- status (read from the state by `Runner.status()` / `conditions.read_status`) --------------------
 
 CONDITION_TYPES = ("MappingValid", "LocationAvailable", "OrdersSynced", "StockSynced")
+PHASES = ("Ready", "Degraded", "Blocked", "Unknown")
 
 
 @dataclass(frozen=True)
 class ConditionView:
+    """One condition of a store as the last apply recorded it (Kubernetes style)."""
+
     type: str
     status: str               # "True" | "False" | "Unknown"
     reason: str = ""
@@ -402,6 +408,8 @@ class ConditionView:
 
 @dataclass(frozen=True)
 class StoreStatus:
+    """One store's conditions and counts, as the last apply left them in the state."""
+
     store: str
     location: LocationRef | None
     conditions: tuple[ConditionView, ...]
@@ -410,6 +418,8 @@ class StoreStatus:
     last_stock_push: datetime | None = None
     config_hash: str = ""     # the store's current config hash; a condition observed under another is stale
     notes: Mapping[str, Any] = field(default_factory=dict)  # SKU matching as the last apply saw it
+    observed_at: datetime | None = None   # when an apply last recorded the store's conditions
+    stale: tuple[str, ...] = ()           # why what is shown may no longer hold (config changed, too old)
 
     @property
     def state(self) -> str:
@@ -425,6 +435,17 @@ class StoreStatus:
             return "Unknown"
         return "Ready"
 
+    @property
+    def phase(self) -> str:
+        """The same word as `state`, under the name machines look for (``status --json``)."""
+        return self.state
+
+    @property
+    def config_changed(self) -> bool:
+        """A condition was observed under another version of this store's config."""
+        return any(c.observed_config_hash and self.config_hash and c.observed_config_hash != self.config_hash
+                   for c in self.conditions)
+
     def condition(self, type: str) -> ConditionView | None:
         return next((c for c in self.conditions if c.type == type), None)
 
@@ -434,10 +455,43 @@ class StoreStatus:
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(Rendered):
+    """Every store's phase and conditions, read from the local state only (no API call)::
+
+        status = runner.status()
+        status.phase              # "Ready" when every store is Ready; else the worst of them
+        status.exit_code          # 0 all Ready and fresh, 3 not (held, blocked, stale, no state yet)
+    """
+
+    _view: ClassVar[str] = "status"
+
     stores: tuple[StoreStatus, ...]
     last_run_at: datetime | None = None
     last_run_outcome: str | None = None
+    checked_at: datetime | None = None      # when the state was read
+    stale_after: timedelta | None = None    # a store's conditions older than this are stale
+    state_found: bool = True                # False: no state file yet ("run apply first")
+    message: str = ""                       # about the state as a whole
+
+    @property
+    def phase(self) -> str:
+        """Blocked, Degraded or Unknown when any store is; Ready when every store is."""
+        phases = {s.phase for s in self.stores}
+        if not self.state_found or not self.stores:
+            return "Unknown"
+        for word in ("Blocked", "Degraded", "Unknown"):
+            if word in phases:
+                return word
+        return "Ready"
+
+    @property
+    def stale(self) -> bool:
+        return any(s.stale for s in self.stores)
+
+    @property
+    def exit_code(self) -> int:
+        """For ``status --exit-code``: 0 every store Ready and fresh, 3 attention (anything else)."""
+        return EXIT_OK if self.phase == "Ready" and not self.stale else EXIT_ATTENTION
 
     def store(self, name: str) -> StoreStatus:
         for s in self.stores:
@@ -446,27 +500,14 @@ class Status:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(asdict(self))
+        """JSON data with the computed words a pipeline gates on: `phase`, `stale`, `exit_code`."""
+        raw = asdict(self)
+        raw["stale_after"] = self.stale_after.total_seconds() if self.stale_after is not None else None
+        data: dict[str, Any] = to_jsonable(raw)
+        data.update(phase=self.phase, stale=self.stale, exit_code=self.exit_code)
+        for out, s in zip(data["stores"], self.stores):
+            out.update(phase=s.phase, config_changed=s.config_changed)
+        return data
 
     def __repr__(self) -> str:
         return "Status(" + ", ".join(f"{s.store}={s.state}" for s in self.stores) + ")"
-
-    def __str__(self) -> str:
-        from . import report
-        return report.status_text(self)
-
-    def to_markdown(self) -> str:
-        from . import report
-        return report.status_markdown(self)
-
-    def _repr_html_(self) -> str:
-        from . import report
-        return report.status_html(self)
-
-    def to_records(self) -> list[dict[str, Any]]:
-        from . import report
-        return report.status_records(self)
-
-    def to_pandas(self):
-        from . import report
-        return report.to_pandas(self.to_records())

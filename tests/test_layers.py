@@ -1,4 +1,4 @@
-"""Imports flow one way: errors/models -> _http -> clients -> config/state -> engines -> runner -> cli.
+"""Imports flow one way: errors/models -> _http -> clients -> config/state -> plan -> render -> engines -> runner -> cli.
 
 A module may import (at module level) only from layers below it; the sandbox imports nothing of the
 SDK, so it can never share a bug with the clients it is meant to check.
@@ -13,19 +13,20 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "katana_woo_sdk"
 
 LAYERS = [
-    {"errors", "__init__"},
+    {"errors", "_views"},
     {"models", "ratelimit", "actions"},
     {"_http"},
-    {"katana", "woo", "_config_yaml", "_config_schema", "_config_checks",
+    {"katana", "woo", "_config_yaml", "_config_schema", "_config_checks", "_config_locations",
      "_state_rows", "_state_schema", "_state_lock"},
     {"config", "state", "mapping", "locks"},
     {"plan"},
+    {"render", "history"},          # rendering imports the data it renders, never the reverse
     {"engines", "contract"},
-    {"moves", "conditions"},
+    {"moves", "conditions", "explain"},
     {"_store_work", "_location_sync"},
-    {"runner", "report", "_report_render"},
-    {"demo"},
-    {"cli", "__main__"},
+    {"runner", "report", "snapshot"},
+    {"demo", "rehearsal"},
+    {"cli", "__main__", "__init__"},  # the package's public face imports from every layer
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

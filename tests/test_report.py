@@ -173,7 +173,7 @@ def test_plan_json_round_trip(tmp_path):
 def test_plan_records_and_pandas_shape():
     plan = big_plan()
     records = plan.to_records()
-    assert len(records) == len(plan.actions) + 2
+    assert len(records) == 12 + 2 + 37 + 2          # one row per import, per SKU of a stock action, per hold
     assert all(set(r) == set(report.PLAN_COLUMNS) for r in records)
     holds = [r for r in records if r["kind"] == "hold"]
     assert [(h["store"], h["key"], h["reason"]) for h in holds] == [("shop-eu", "order:40", "unknown_sku"),
@@ -181,8 +181,12 @@ def test_plan_records_and_pandas_shape():
     assert records[0]["location"] == "East Coast DC" and records[0]["location_id"] == 2
     frame = plan.to_pandas()
     assert frame.shape == (len(records), len(report.PLAN_COLUMNS))
-    assert frame.groupby("kind").size().to_dict() == {"hold": 2, "order.import": 12, "stock.initial_import": 1,
-                                                      "stock.push": 1}
+    assert frame.groupby("kind").size().to_dict() == {"hold": 2, "order.import": 12, "stock.initial_import": 2,
+                                                      "stock.push": 37}
+    # numbers, not Decimals or dicts in cells: stock levels can be summed and compared
+    assert str(frame["before"].dtype) == "Int64" and str(frame["after"].dtype) == "Int64"
+    push = frame[frame.kind == "stock.push"]
+    assert int((push.before - push.after).sum()) == 37 * 5 and push.sku.is_unique
 
 
 def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch):
@@ -258,17 +262,18 @@ def test_report_markdown_and_html():
     out = rep._repr_html_()
     assert "woocommerce 500 &lt;html&gt;" in out
     assert '<span style="color:#cf222e;font-weight:bold">failed</span>' in out
-    assert "<td style=\"border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top\">" \
-           "POST /sales_orders</td>" in out
+    assert "<td>POST /sales_orders</td>" in out                              # no style repeated on every cell
 
 
 def test_report_records_and_json():
     rep = sample_report()
     records = rep.to_records()
-    assert len(records) == 5 + 15 + 1
+    assert len(records) == 4 + 2 + 15 + 1                                    # the stock push: one row per SKU
     assert all(set(r) == set(report.REPORT_COLUMNS) for r in records)
     assert {r["outcome"] for r in records} == {"applied", "replanned", "skipped", "dropped", "failed", "held"}
-    assert rep.to_pandas().shape == (21, len(report.REPORT_COLUMNS))
+    assert [(r["sku"], r["before"], r["after"]) for r in records if r["kind"] == "stock.push"] == [("A", 1, 0),
+                                                                                                   ("B", 2, 1)]
+    assert rep.to_pandas().shape == (22, len(report.REPORT_COLUMNS))
     data = json.loads(json.dumps(rep.to_dict()))
     assert data["calls"]["katana POST /sales_orders"] == 16
     assert data["stores"][0]["results"][0]["result"] == {"sales_order_id": 9001}
@@ -318,7 +323,7 @@ def test_status_markdown_html_records():
     assert '<span style="color:#1a7f37;font-weight:bold">Ready</span>' in out
     records = st.to_records()
     assert [r["state"] for r in records] == ["Ready", "Blocked", "Unknown"]
-    assert records[0]["StockSynced"] == "True" and records[0]["stale"] == "StockSynced"
+    assert records[0]["StockSynced"] == "True" and records[0]["stale_conditions"] == "StockSynced"
     assert records[1]["MappingValid"] is None and records[1]["held"] == 1
     assert st.to_pandas().shape[0] == 3
     assert json.loads(json.dumps(st.to_dict()))["stores"][0]["imported"] == 27
