@@ -38,7 +38,9 @@ def record_conditions(state: State, config: Config, store: StoreConfig, rep: Sto
     if kind == DISABLED:
         return
     matching = {k: rep.notes[k] for k in MATCHING_NOTES if k in rep.notes}
-    if matching:   # status shows which SKUs match nothing on the other side
+    # Status shows which SKUs match nothing on the other side; only a run that read the whole
+    # catalogue knows (an incremental run looked at the changed items only).
+    if matching and "katana_only_skus" in rep.notes:
         state.set_cursor(name, MATCHING_CURSOR, json.dumps(matching))
 
     def set_(type_: str, status: str, reason: str, message: str) -> None:
@@ -100,7 +102,9 @@ def read_status(config: Config, state: State, *, now: datetime | None = None,
         observed = max((c.updated_at for c in conditions.values()), default=None)
         views = tuple(ConditionView(c.type, c.status, c.reason, c.message, c.last_transition, c.observed_config_hash)
                       for c in conditions.values())
-        store_hash = config.store_hash(store.name)
+        # A URL left as "${VAR}" (status reads the config without its environment) gives another
+        # hash than the apply saw: whether the config changed cannot be told, so it is not claimed.
+        store_hash = "" if "${" in store.url else config.store_hash(store.name)
         stores.append(StoreStatus(
             store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None, views,
             sum(1 for e in ledger.values() if e.status == "imported"), held,
@@ -108,8 +112,11 @@ def read_status(config: Config, state: State, *, now: datetime | None = None,
             json.loads(state.get_cursor(store.name, MATCHING_CURSOR) or "{}"), observed,
             _stale(views, store_hash, observed, now, stale_after) if store.enabled else ()))
     runs = state.runs(limit=1)
+    unset = [s.name for s in config.stores if "${" in s.url]
+    message = (f"the URL variables of {', '.join(unset)} are not set here: whether their config changed since the "
+               f"last apply is not checked" if unset else "")
     return Status(tuple(stores), runs[0].finished_at if runs else None, runs[0].outcome if runs else None,
-                  now, stale_after)
+                  now, stale_after, message=message)
 
 
 def status_from_file(config: Config, *, now: datetime | None = None,

@@ -84,6 +84,7 @@ class OrderStory(Rendered):
     checked_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
+        """The story as JSON data (``explain --json``)."""
         data: dict[str, Any] = to_jsonable(asdict(self))
         return data
 
@@ -286,12 +287,14 @@ class SkuStory(Rendered):
     checked_at: datetime
 
     def figure(self, store: str) -> SkuFigure:
+        """The figure of the store called `store` (KeyError if the story has none)."""
         for f in self.figures:
             if f.store == store:
                 return f
         raise KeyError(store)
 
     def to_dict(self) -> dict[str, Any]:
+        """The story as JSON data (``explain --json``)."""
         data: dict[str, Any] = to_jsonable(asdict(self))
         return data
 

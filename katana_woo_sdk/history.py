@@ -47,9 +47,11 @@ class RunEntry:
 
     @property
     def seconds(self) -> float | None:
+        """How long the run took; None while it runs (or if it died)."""
         return None if self.finished_at is None else (self.finished_at - self.started_at).total_seconds()
 
     def calls_to(self, system: str) -> int | None:
+        """Requests the run sent to "katana" or "woocommerce"; None for a run that did not record them."""
         if self.calls is None:
             return None
         return sum(n for k, n in self.calls.items() if k.startswith(system + " "))
@@ -71,6 +73,7 @@ class History(Rendered):
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The runs as JSON data (``history --json``), with seconds and calls per system."""
         return {"store": self.store, "since": self.since.isoformat() if self.since else None,
                 "state_found": self.state_found, "message": self.message,
                 "runs": [{**to_jsonable(_run_dict(r)), "seconds": r.seconds,

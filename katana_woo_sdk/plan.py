@@ -136,6 +136,8 @@ class Hold:
 
 @dataclass(frozen=True)
 class StorePlan:
+    """One store's part of a plan: its mapping, actions, held orders, warnings and notes."""
+
     store: str
     mapping: MappingPlan
     actions: tuple[Action, ...] = ()
@@ -215,14 +217,17 @@ class Plan(Rendered):
 
     @property
     def actions(self) -> list[Action]:
+        """Every store's actions, in store order."""
         return [a for s in self.stores for a in s.actions]
 
     @property
     def has_changes(self) -> bool:
+        """Some store has an action to apply."""
         return any(s.actions for s in self.stores)
 
     @property
     def has_errors(self) -> bool:
+        """Some store could not be planned (its error says why)."""
         return any(s.status == "error" for s in self.stores)
 
     @property
@@ -231,6 +236,7 @@ class Plan(Rendered):
         return exit_code_for(self.stores)
 
     def store(self, name: str) -> StorePlan:
+        """The plan of the store called `name` (KeyError if it is not in the plan)."""
         for s in self.stores:
             if s.store == name:
                 return s
@@ -243,12 +249,14 @@ class Plan(Rendered):
     # --- serialisation (plan --out / apply plan.json) ---------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON data (what `save` writes and `from_dict` reads back)."""
         return {"format": PLAN_FORMAT, "plan_id": self.plan_id, "created_at": self.created_at.isoformat(),
                 "config_hash": self.config_hash, "config_path": self.config_path,
                 "includes_customer_data": self.includes_customer_data,
                 "stores": [s.to_dict() for s in self.stores], "calls": dict(self.calls)}
 
     def save(self, path: str | Path) -> Path:
+        """Write the plan as JSON for `apply CONFIG plan.json` / `Runner.apply(Plan.load(path))`."""
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
         return path
@@ -296,6 +304,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class ActionResult:
+    """What became of one action at apply: its outcome, a message, and the engine's result."""
+
     action: Action
     outcome: str          # applied | skipped | failed | replanned | dropped
     message: str = ""
@@ -307,6 +317,8 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class StoreReport:
+    """One store's part of a report: its mapping, results, held orders, warnings and notes."""
+
     store: str
     mapping: MappingPlan
     results: tuple[ActionResult, ...] = ()
@@ -355,6 +367,7 @@ class Report(Rendered):
 
     @property
     def has_failures(self) -> bool:
+        """Some action or store failed."""
         return any(s.status == "failed" for s in self.stores)
 
     @property
@@ -364,18 +377,22 @@ class Report(Rendered):
 
     @property
     def results(self) -> list[ActionResult]:
+        """Every store's results, in store order."""
         return [r for s in self.stores for r in s.results]
 
     def store(self, name: str) -> StoreReport:
+        """The report of the store called `name` (KeyError if it is not in the report)."""
         for s in self.stores:
             if s.store == name:
                 return s
         raise KeyError(name)
 
     def calls_to(self, system: str) -> int:
+        """Requests sent to "katana" or "woocommerce" during the run, retries included."""
         return sum(n for k, n in self.calls.items() if k.startswith(system + " "))
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data (``apply --json``)."""
         return to_jsonable(asdict(self))
 
     def __repr__(self) -> str:
@@ -486,6 +503,7 @@ class Status(Rendered):
 
     @property
     def stale(self) -> bool:
+        """Some store's status may no longer hold (see each store's `stale` reasons)."""
         return any(s.stale for s in self.stores)
 
     @property
@@ -494,6 +512,7 @@ class Status(Rendered):
         return EXIT_OK if self.phase == "Ready" and not self.stale else EXIT_ATTENTION
 
     def store(self, name: str) -> StoreStatus:
+        """The status of the store called `name` (KeyError if the config has none)."""
         for s in self.stores:
             if s.store == name:
                 return s

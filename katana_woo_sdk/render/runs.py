@@ -53,9 +53,9 @@ STOCK_KINDS = ("stock.initial_import", "stock.push")
 OUTCOME_ORDER = (FAILED, REPLANNED, APPLIED, SKIPPED, DROPPED)
 OUTCOME_SYMBOL = {APPLIED: "+", REPLANNED: "~", FAILED: "x", SKIPPED: "=", DROPPED: "-"}
 
-PLAN_POINTER = "all of it: katana-woo show PLAN_JSON, after plan --out PLAN_JSON"
-REPORT_POINTER = "all of it: katana-woo apply --json, or katana-woo history CONFIG --json"
-STATUS_POINTER = "all of it: katana-woo status CONFIG --json"
+PLAN_POINTER = "all of it: katana-woo show plan.json, after plan --out plan.json"
+REPORT_POINTER = "all of it: katana-woo apply --json, or katana-woo history --json"
+STATUS_POINTER = "all of it: katana-woo status --json"
 
 
 def stock_items(action: Action) -> list[tuple[str, Any, Any]]:
