@@ -31,6 +31,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
 
@@ -314,6 +316,7 @@ class HttpClient:
         self._sleep = sleep
         self.calls = counter if counter is not None else CallCounter()
         self._rng = rng or random.Random()
+        self.server_time: datetime | None = None   # the server's clock at its latest answer (`Date`)
         self._wall = wall_clock
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -433,6 +436,9 @@ class HttpClient:
 
     def _handle(self, method: str, resp: Any) -> HttpResponse:
         headers = CaseInsensitiveDict(resp.headers or {})
+        stamp = _http_date(headers.get("Date"))
+        if stamp is not None:
+            self.server_time = stamp
         if "Link" in headers:
             headers["Link"] = sanitise_link_header(headers["Link"])
         if self.limiter is not None:
@@ -518,6 +524,17 @@ class HttpClient:
 
 
 _NOT_JSON = object()
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP `Date` header as an aware UTC datetime (None when absent or unreadable)."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _parse_json_body(body: bytes, headers: Mapping[str, str]) -> Any:

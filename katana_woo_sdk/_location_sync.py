@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
 
 from ._store_work import StoreWork
 from .contract import Decision, decide
@@ -27,6 +28,17 @@ from .models import WooOrder
 from .plan import Action, ActionResult, Plan
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Changed:
+    """An incremental run's changes at one location: Katana variants whose stock or commitments
+    moved, SKUs of orders changed in any of its stores, and per store the SKUs of its products
+    modified since the product watermark (`engines.changes`)."""
+
+    variant_ids: frozenset[int] = frozenset()
+    skus: frozenset[str] = frozenset()
+    store_skus: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 REVISE_EVERY = 2.0          # seconds of writing after which the figures are revised from a fresh read
 CORRECTION_ROUNDS = 3       # post-write checks at most, per location
@@ -42,8 +54,12 @@ class LocationSync:
     def __init__(self, ctx: RunContext, members: list[StoreWork], writers: list[StoreWork], saved: Plan | None,
                  replan: bool, results: dict[str, list[ActionResult]], *,
                  run_action: Callable[[StoreWork, Decision, Callable], ActionResult],
-                 pending: Callable[[list[StoreWork], Mapping[str, Sequence[WooOrder]]], Pending]):
+                 pending: Callable[[list[StoreWork], Mapping[str, Sequence[WooOrder]]], Pending],
+                 changed: Changed | None = None):
+        """`changed`: an incremental run's changes at this location (None: a full run, every item)."""
         self.ctx, self._run_action, self._pending = ctx, run_action, pending
+        self.changed = changed
+        self._views: dict[str, stock_engine.StockView] = {}
         self.members, self.writers, self.plan, self.replan, self.results = members, writers, saved, replan, results
         self.location = writers[0].location
         self.fresh: dict[str, list[WooOrder]] = {}
@@ -51,7 +67,7 @@ class LocationSync:
 
     def run(self) -> None:
         try:
-            self.ctx.inventory(self.location.id)
+            self._read_views()
         except KatanaWooError as exc:
             for w in self.writers:
                 w.fail(f"stock sync: {exc}", fatal=False)
@@ -59,6 +75,8 @@ class LocationSync:
         plans = self._plans()
         if any(p.action is not None for p in plans.values()):
             self._refresh()                      # right before writing: what shoppers did meanwhile
+            if self.changed is not None:
+                self._read_views()               # their items may not have been looked at yet
             plans = self._plans()
         written: dict[str, dict[str, int]] = {}
         for w in self.writers:
@@ -85,11 +103,26 @@ class LocationSync:
             return out
         for w in self.writers:
             try:
-                out[w.name] = stock_engine.plan_push(self.ctx, w.config, w.location, pending)
+                out[w.name] = stock_engine.plan_push(self.ctx, w.config, w.location, pending, view=self._views[w.name])
             except KatanaWooError as exc:
                 w.fail(f"stock sync: {exc}", fatal=False)
                 out[w.name] = stock_engine.StockPlan()
         return out
+
+    def _read_views(self, extra_skus: Iterable[str] = ()) -> None:
+        """What each writer's figures are computed from: the whole location and store in a full run;
+        in an incremental one, the items whose figure may have moved (`Changed`), plus `extra_skus`."""
+        if self.changed is None:
+            self.ctx.inventory(self.location.id)
+            for w in self.writers:
+                self._views[w.name] = self.ctx.stock_view(w.config, self.location.id)
+            return
+        skus = set(self.changed.skus) | set(extra_skus)
+        for orders in self.fresh.values():
+            skus |= {li.sku for o in orders for li in o.line_items if li.sku}
+        for w in self.writers:
+            mine = skus | set(self.changed.store_skus.get(w.name, ()))
+            self._views[w.name] = self.ctx.stock_view(w.config, self.location.id, mine, self.changed.variant_ids)
 
     def _refresh(self) -> None:
         """Read every order of the location's stores changed since this run first read them (or
@@ -109,7 +142,10 @@ class LocationSync:
         def revise(remaining):
             self._refresh()
             pending = self._pending(self.members, self.fresh)
-            return stock_engine.revised(remaining, stock_engine.figures(ctx, w.config, w.location, pending))
+            if self.changed is not None:
+                self._read_views()
+            return stock_engine.revised(remaining, stock_engine.figures(ctx, w.config, w.location, pending,
+                                                                        view=self._views[w.name]))
         return stock_engine.write_push(ctx, w.config, action.payload.writes, revise=revise, every=REVISE_EVERY)
 
     def _correct(self, written: dict[str, dict[str, int]]) -> None:
@@ -119,10 +155,13 @@ class LocationSync:
         and read again after a correction, a few rounds at most."""
         for _ in range(CORRECTION_ROUNDS):
             self._refresh()
+            if self.changed is not None:
+                self._read_views()
             pending = self._pending(self.members, self.fresh)
             corrections = False
             for w in self.writers:
-                items = stock_engine.too_high(self.ctx, w.config, w.location, pending, written.get(w.name, {}))
+                items = stock_engine.too_high(self.ctx, w.config, w.location, pending, written.get(w.name, {}),
+                                              view=self._views[w.name])
                 if not items:
                     continue
                 corrections = True

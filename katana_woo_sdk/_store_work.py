@@ -5,6 +5,7 @@ what went wrong. Private to `runner` and `_location_sync`; never handed to users
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .config import StoreConfig
@@ -29,6 +30,7 @@ class StoreWork:
     orders: order_engine.OrderPlan | None = None
     initial: import_engine.InitialImportPlan | None = None
     push: stock_engine.StockPlan | None = None
+    store_time: datetime | None = None       # the store's clock when its orders were read (a watermark)
     error: str | None = None
     fatal: bool = False               # nothing can be applied for this store
     warnings: list[str] = field(default_factory=list)

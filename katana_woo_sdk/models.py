@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 __all__ = [
-    "dec", "parse_datetime", "Location", "Factory", "Variant", "InventoryRow", "StockAdjustment",
+    "dec", "parse_datetime", "Location", "Factory", "Variant", "InventoryRow", "InventoryMovement", "StockAdjustment",
     "StockAdjustmentRow", "SalesOrder", "SalesOrderRow", "Customer", "TaxRate", "SalesOrderDraft",
     "SalesOrderRowDraft", "AddressDraft", "CustomerDraft", "WooOrder", "WooLineItem", "WooProduct",
     "WooOrderNote", "StockWrite", "StockWriteResult",
@@ -132,6 +132,23 @@ class InventoryRow:
 
 
 @dataclass(frozen=True)
+class InventoryMovement:
+    """One change of a variant's stock at a location (adjustment, delivery, receipt, production...)."""
+
+    id: int
+    variant_id: int
+    location_id: int
+    resource_type: str = ""
+    created_at: datetime | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "InventoryMovement":
+        return cls(int(p.get("id") or 0), int(p["variant_id"]), int(p["location_id"]), str(p.get("resource_type") or ""),
+                   parse_datetime(p.get("created_at")), dict(p))
+
+
+@dataclass(frozen=True)
 class StockAdjustmentRow:
     variant_id: int
     quantity: Decimal
@@ -193,6 +210,10 @@ class SalesOrder:
     @property
     def created_at(self) -> datetime | None:
         return parse_datetime(self.raw.get("created_at"))
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return parse_datetime(self.raw.get("updated_at"))
 
     @property
     def is_open(self) -> bool:
@@ -441,6 +462,11 @@ class WooProduct:
     @property
     def is_variation(self) -> bool:
         return self.type == "variation" or (self.parent_id > 0 and self.type not in ("simple", "variable"))
+
+    @property
+    def modified(self) -> datetime | None:
+        """When the store last modified the item (`date_modified_gmt`, the store's clock)."""
+        return parse_datetime(self.raw.get("date_modified_gmt"))
 
     @property
     def stock_managed_by(self) -> int | None:

@@ -26,12 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._http import CallCounter
-from ._location_sync import LocationSync
+from ._location_sync import Changed, LocationSync
 from ._store_work import StoreWork
 from .actions import MappingChange
 from .conditions import read_status, record_conditions
 from .config import Config, StoreConfig, load_config
 from .contract import Decision, check_saved_plan, decide
+from .engines import changes
 from .engines import duplicates
 from .engines import initial_import as import_engine
 from .engines import orders as order_engine
@@ -129,7 +130,7 @@ class Runner:
         return [self.config.store(n) for n in names]  # KeyError names the known stores
 
     def _read_and_plan(self, ctx: RunContext, stores: list[StoreConfig], confirm: bool,
-                       include_customer_data: bool, *, stock: bool = True) -> list[StoreWork]:
+                       include_customer_data: bool, *, stock: bool = True, full: bool = True) -> list[StoreWork]:
         """Read and plan every store. `stock=False` (apply) leaves the pushes out: apply reads each
         location's inventory once, after its imports, and computes the pushes then."""
         try:
@@ -152,7 +153,7 @@ class Runner:
                 self._guard_all([w for w in live if w.location.id == location_id],
                                 lambda location_id=location_id: ctx.inventory(location_id), prefix="stock: ")
         for w in [w for w in live if w.live]:          # every store's orders read first ...
-            self._guard(w, lambda w=w: self._read_orders(ctx, w))
+            self._guard(w, lambda w=w: self._read_orders(ctx, w, full))
         self._guard_all([w for w in live if w.live], lambda: ctx.variants(
             li.sku for w in live if w.facts for o in w.facts.seen for li in o.line_items))
         earlier: dict[int, list[str]] = {}
@@ -236,9 +237,10 @@ class Runner:
             if w.name in refused:
                 w.fail(refused[w.name])
 
-    def _read_orders(self, ctx: RunContext, w: StoreWork) -> None:
+    def _read_orders(self, ctx: RunContext, w: StoreWork, full: bool = True) -> None:
         if w.config.orders.enabled:
-            w.facts = order_engine.read_orders(ctx, w.config)
+            w.facts = order_engine.read_orders(ctx, w.config, full=full)
+        w.store_time = ctx.woo[w.name].server_time
 
     def _plan_orders(self, ctx: RunContext, w: StoreWork, include_customer_data: bool) -> None:
         if w.facts is None:
@@ -292,14 +294,18 @@ class Runner:
 
     def apply(self, plan: Plan | None = None, *, stores: Sequence[str] | None = None,
               confirm_shared_import: bool = False, replan: bool = False,
-              max_plan_age: timedelta | None = None) -> Report:
+              max_plan_age: timedelta | None = None, full: bool = False) -> Report:
         """Apply `plan` (or a fresh one).
 
         A saved plan is a contract (see `contract`): refused with `SavedPlanError` when the config
         changed since, when it was applied already, or when it is older than `max_plan_age`
         (default: the config's `plans.max_age_minutes`); within it, each action is re-checked
         against fresh data and runs only where the change cannot widen what was approved.
-        `replan=True` lifts the contract (the old behaviour) and says so in the report."""
+        `replan=True` lifts the contract (the old behaviour) and says so in the report.
+
+        A run is incremental (only what changed since the last run is read, `engines.changes`) or
+        full (everything: the first run, `full=True`, a changed config, and at least every
+        `reconcile.full_every_hours`); the report says which ran."""
         started = now_utc()
         before = self.calls.snapshot()
         names = stores or ([s.store for s in plan.stores] if plan is not None else None)
@@ -322,7 +328,9 @@ class Runner:
                                     "actions ran as re-planned")
             run_id = self.state.start_run("apply" if plan is None else "apply-saved-plan", self.config.config_hash)
             ctx = self._context(keep=True)
-            work = self._read_and_plan(ctx, selected, confirm_shared_import, False, stock=False)
+            kind = changes.run_kind(self.state, self.config, now=started, full=full)
+            ctx.orders_since = changes.orders_since(self.state, kind)
+            work = self._read_and_plan(ctx, selected, confirm_shared_import, False, stock=False, full=kind.full)
             applying = [w for w in work if not w.companion]
             results: dict[str, list[ActionResult]] = {w.name: [] for w in applying}
             holds: dict[str, tuple[Hold, ...]] = {}
@@ -330,7 +338,10 @@ class Runner:
                 holds[w.name] = self._apply_store(ctx, run_id, w, _saved_store(plan, w.name), replan, started,
                                                   results[w.name])
             messages.extend(self._repair_customers(ctx, results, started))
-            self._apply_stock(ctx, run_id, work, plan, replan, results)
+            kind, stock_ok, katana_changes = self._apply_stock(ctx, run_id, work, plan, replan, results, kind,
+                                                               messages)
+            messages.insert(0, str(kind))
+            self._keep_for_next_run(ctx, work, kind, started, stock_ok, katana_changes, results)
             reports = []
             for w in applying:
                 sp = w.store_plan()
@@ -474,7 +485,19 @@ class Runner:
     # --- apply: stock, location by location ----------------------------------------------------------
 
     def _apply_stock(self, ctx: RunContext, run_id: int, work: list[StoreWork], plan: Plan | None, replan: bool,
-                     results: dict[str, list[ActionResult]]) -> None:
+                     results: dict[str, list[ActionResult]], kind: changes.RunKind,
+                     messages: list[str]) -> tuple[changes.RunKind, bool, changes.KatanaChanges | None]:
+        """Every location's writes. Returns the run's kind (an incremental run whose change reads
+        failed becomes a full one for stock) and whether every stock read succeeded."""
+        found = None
+        try:
+            # Every run reads Katana's changes: an incremental one to know what to look at, a full one
+            # only to move the watermark the next run starts from.
+            found = self._changes(ctx, work, kind)
+        except KatanaWooError as exc:
+            if not kind.full:
+                messages.append(f"the incremental reads failed ({exc}): stock reconciled in full")
+                kind = changes.RunKind(True, "the incremental reads failed", None)
         by_location: dict[int, list[StoreWork]] = {}
         for w in work:
             if w.live:
@@ -494,9 +517,58 @@ class Runner:
                     continue
                 writers.append(w)
             if writers:
+                changed = None if found is None or kind.full else self._changed_at(location_id, members, results, found)
                 LocationSync(ctx, members, writers, plan, replan, results,
                              run_action=lambda w, d, step: self._run(ctx, run_id, w, d, step),
-                             pending=lambda stores, fresh: self._pending(ctx, stores, fresh)).run()
+                             pending=lambda stores, fresh: self._pending(ctx, stores, fresh), changed=changed).run()
+        # A read that failed leaves the watermark where it was, so the next run looks at these changes again.
+        stock_ok = not any("stock sync:" in (w.error or "") or "stock:" in (w.error or "") for w in work)
+        return kind, stock_ok, (found[0] if found is not None else None)
+
+    def _changes(self, ctx: RunContext, work: list[StoreWork], kind: changes.RunKind):
+        """An incremental run's reads: what changed in Katana (two calls for the account) and each
+        syncing store's products modified since its watermark (one call each)."""
+        katana = changes.katana_changes(ctx, kind.katana_since or changes.changes_since(self.state, now_utc()))
+        products: dict[str, frozenset[str]] = {}
+        for w in ([] if kind.full else work):
+            if w.live and not w.companion and w.config.stock.sync:
+                since = changes.products_since(self.state, w.config) or kind.katana_since
+                items = changes.store_changes(ctx, w.config, since)
+                ctx.remember_items(w.config, items)
+                products[w.name] = frozenset(items)
+        return katana, products
+
+    @staticmethod
+    def _changed_at(location_id: int, members: list[StoreWork], results: Mapping[str, list[ActionResult]],
+                    found) -> Changed:
+        katana, products = found
+        variant_ids = set(katana.at(location_id))
+        skus: set[str] = set()
+        for w in members:
+            for order in (w.facts.changed if w.facts else ()):
+                skus |= {li.sku for li in order.line_items if li.sku}
+            for r in results.get(w.name, ()):
+                if r.action.kind == "order.import" and r.outcome in (APPLIED, REPLANNED):
+                    variant_ids |= {row.variant_id for row in r.action.payload.rows}
+        return Changed(frozenset(variant_ids), frozenset(skus),
+                       {w.name: products.get(w.name, frozenset()) for w in members})
+
+    def _keep_for_next_run(self, ctx: RunContext, work: list[StoreWork], kind: changes.RunKind,
+                           started: datetime, stock_ok: bool, katana_changes: changes.KatanaChanges | None,
+                           results: Mapping[str, list[ActionResult]]) -> None:
+        """What the next run starts from: each store's book of uncommitted orders, the product
+        watermarks of stores whose stock was synced, and (when every read succeeded) the account's
+        watermark."""
+        for w in work:
+            if w.live and not w.companion and w.facts is not None:
+                order_engine.keep_book(ctx, w.config, w.facts)
+        changes.record_products(self.state, {w.name: w.store_time for w in work if w.live and not w.companion
+                                             and w.config.stock.sync and not w.error}, started)
+        if stock_ok:
+            created = {r.result.sales_order_id: now_utc() for rs in results.values() for r in rs
+                       if r.action.kind == "order.import" and getattr(r.result, "created", False)}
+            changes.keep_seen(self.state, katana_changes, created)
+            changes.record_run(self.state, self.config, kind, started, katana_changes)
 
     # --- history and explain: thin entries into `history` and `explain` ---------------------------------
 

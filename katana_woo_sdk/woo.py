@@ -113,6 +113,12 @@ class WooClient:
         """Requests sent so far (retries included), by route: `{"woocommerce GET /orders": 3}`."""
         return self._http.calls
 
+    @property
+    def server_time(self) -> datetime | None:
+        """The store's clock (its `Date` header) at its latest answer: a watermark in the store's
+        own time, untouched by any difference between its clock and ours."""
+        return self._http.server_time
+
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
                 creates: bool | None = None) -> HttpResponse:
         """Any wc/v3 endpoint this SDK does not model, with the same auth, retries and errors.

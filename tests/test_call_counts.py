@@ -1,17 +1,20 @@
 """What a run costs: the exact calls per system and endpoint of `configs/demo.yaml` on the demo
-dataset, for a full apply and for a re-apply with nothing to change (issue 5 acceptance).
+dataset, for a first (full) apply and for an incremental apply with nothing to change (issue 5 and
+issue 10 acceptance).
 
-Every expected number is derived below from the dataset (`katana_woo_sdk.sandbox.demo`) and the
-issue's budget: ceil(N/250) variant pages, one inventory page per location per read,
-one sales-order listing per store, about one create per order plus amortised lookups (one per
-distinct customer e-mail and tax rate), WooCommerce read in pages of 100 and written only where a
-level changes, in batches of up to 100, with no per-item GET or PUT. A second apply writes nothing.
-Where the runner spends more than that minimum, the comment says so (and why, when it is needed).
+Every expected number is derived below from the dataset (`katana_woo_sdk.sandbox.demo`): the
+inventory read with its variants once per location, one sales-order listing per store with import
+candidates, one create per order plus amortised lookups (one per distinct customer e-mail; the tax
+rates listed once), WooCommerce read in pages of 100 or by SKU, written only where a level changes,
+in batches of up to 100, with no per-item GET or PUT. An incremental run with nothing to change
+reads only what changed since the last run and writes nothing. Where the runner spends more than
+the minimum, the comment says so (and why).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -97,55 +100,72 @@ def candidates(store: str, first: bool):
     return recent + [o for o in held_orders(store) if o not in recent and needs_refetch(store)]
 
 
-def expected_katana(first: bool) -> dict[str, int]:
+def expected_katana_first() -> dict[str, int]:
     imported = [o for s in STORES for o in imported_orders(s)]   # 3 + 2 + 1 = 6
     emails = {demo._PEOPLE[o[2]]["email"] for o in imported}     # anna, luca, mia, jane, omar
     known_emails = {"jane.doe@example.com"}                      # the demo's Katana knows Jane Doe
     locations = set(demo.DEMO_STORES.values())                   # Main Warehouse, East Coast DC
-    calls = {
+    return {
         # Locations: read once per run, whatever the number of stores.
         "katana GET /locations": 1,
         # No variant listing: the inventory is read with `extend[]=variant`, and the SKUs the import
         # candidates need before it is read are looked up by SKU, all stores together: 1 call (< 100 SKUs).
         "katana GET /variants": 1,
-        # One listing per store of its sales orders, deleted ones included (exactly-once by ecommerce ids),
-        # and, in a run that created some, one more per store: the check of the keys it created for a
-        # twin another runner created meanwhile (duplicates are repaired, never left behind).
-        "katana GET /sales_orders": len(STORES) * (2 if first else 1),
-        # One read per location, after the imports (1 page: 50 variants). On the first run Main Warehouse is
-        # read once more, before: the initial import's adjustment is the figure minus what Katana holds.
-        "katana GET /inventory": (len(locations) + (1 if first else 0)) * pages(len(demo.katana_skus()), KATANA_PAGE),
+        # One listing per store of its sales orders, deleted ones included (exactly-once by ecommerce ids);
+        # one more per store that created some: the check of the keys it created for a twin another runner
+        # created meanwhile (duplicates are repaired, never left behind); and one listing of the account's
+        # sales orders changed since the last run: its watermark is where the next, incremental run starts.
+        "katana GET /sales_orders": len(STORES) * 2 + 1,
+        # The stock movements since the last run: the other half of that watermark.
+        "katana GET /inventory_movements": 1,
+        # One read per location, after the imports (1 page: 50 variants). Main Warehouse is read once more,
+        # before: the initial import's adjustment is the figure minus what Katana holds.
+        "katana GET /inventory": (len(locations) + 1) * pages(len(demo.katana_skus()), KATANA_PAGE),
+        # One lookup per distinct e-mail (remembered for the rest of the run), one create per unknown,
+        # and one listing of the customers created during the run (a twin from another runner is merged).
+        "katana GET /customers": len(emails) + 1,
+        "katana POST /customers": len(emails - known_emails),
+        # The account's tax rates listed once (both exist, none created).
+        "katana GET /tax_rates": 1,
+        # One create per importable processing order; one fee per order with shipping.
+        "katana POST /sales_orders": len(imported),
+        "katana POST /sales_order_shipping_fee": sum(1 for o in imported if o[4].get("shipping_total")),
+        # The initial import: looked up by its deterministic number when planning, the location's
+        # adjustments listed once (another store's initial import there, from any config, makes this one
+        # add instead of set), looked up ONE MORE TIME before creating it (apply re-checks the
+        # precondition, as for saved plans); one create; then one listing of that number, to catch a
+        # second adjustment another runner created.
+        "katana GET /stock_adjustments": 4 * len(INITIAL_IMPORT_STORES),
+        "katana POST /stock_adjustments": len(INITIAL_IMPORT_STORES),
     }
-    if first:
-        calls.update({
-            # One lookup per distinct e-mail (remembered for the rest of the run), one create per unknown,
-            # and one listing of the customers created during the run (a twin from another runner is merged).
-            "katana GET /customers": len(emails) + 1,
-            "katana POST /customers": len(emails - known_emails),
-            # The account's tax rates listed once (both exist, none created).
-            "katana GET /tax_rates": 1,
-            # One create per importable processing order; one fee per order with shipping.
-            "katana POST /sales_orders": len(imported),
-            "katana POST /sales_order_shipping_fee": sum(1 for o in imported if o[4].get("shipping_total")),
-            # The initial import: looked up by its deterministic number when planning, the location's
-            # adjustments listed once (another store's initial import there, from any config, makes this one
-            # add instead of set), looked up ONE MORE TIME before creating it (apply re-checks the
-            # precondition, as for saved plans); one create; then one listing of that number, to catch a
-            # second adjustment another runner created.
-            "katana GET /stock_adjustments": 4 * len(INITIAL_IMPORT_STORES),
-            "katana POST /stock_adjustments": len(INITIAL_IMPORT_STORES),
-        })
-    return calls
 
 
-def expected_woo_reads(first: bool) -> dict[str, int]:
+def stores_with_held() -> list[str]:
+    return [s for s in STORES if held_orders(s)]
+
+
+def expected_katana_steady() -> dict[str, int]:
+    """An incremental run with nothing new: the account's changes since the watermark, and what the
+    held orders need to be tried again (their SKUs looked up, their stores' recent sales orders)."""
+    return {
+        "katana GET /locations": 1,
+        "katana GET /inventory_movements": 1,
+        # The account's changed sales orders; plus, per store with a held order (a candidate not yet
+        # imported), its sales orders created since the watermark: never the whole history.
+        "katana GET /sales_orders": 1 + len(stores_with_held()),
+        # The held orders' SKUs, to see whether Katana knows them now: 1 call (< 100 SKUs).
+        "katana GET /variants": 1,
+    }
+
+
+def expected_woo_reads_first() -> dict[str, int]:
     orders = products = variations = 0
     for store in STORES:
         n_products, variable = store_catalog(store)
-        complete = first and store in INITIAL_IMPORT_STORES
+        complete = store in INITIAL_IMPORT_STORES
         # The parents of variation lines (a variation without a SKU of its own shows its parent's), one
         # `include=` call, unless the store's catalogue was read before its orders (the initial import's).
-        if not complete and any(sku in variation_skus() for o in candidates(store, first) for sku, _ in o[0]):
+        if not complete and any(sku in variation_skus() for o in candidates(store, True) for sku, _ in o[0]):
             products += 1
         # The catalogue: a listing (pages of 100; the first page tells what the listing costs) while it
         # costs at most one call more than reading every Katana SKU by SKU. The initial import needs every
@@ -155,16 +175,21 @@ def expected_woo_reads(first: bool) -> dict[str, int]:
             variations += len(variable)
         elif variable:
             products += 1
-        # Orders changed since the cursor, on-hold orders (WooCommerce took their stock, Katana does not
-        # commit them), held orders outside the window (by id). A run that writes stock reads each store's
+        # The processing orders, and every open (processing, on-hold) order: the book of what the store
+        # took that Katana has not committed starts from them. A run that writes stock reads each store's
         # orders changed meanwhile once right before the location's writes and once right after them.
-        orders += 1 + 1 + (1 if not first and needs_refetch(store) else 0) + (2 if first else 0)
-    out = {"woocommerce GET /orders": orders, "woocommerce GET /products": products,
-           "woocommerce GET /products/{id}/variations": variations}
-    if first:
-        # Each store's site identity (WordPress's REST index, `home`): read once, then kept in the state.
-        out["woocommerce GET /wp-json/"] = len(STORES)
-    return {k: n for k, n in out.items() if n}
+        orders += 1 + 1 + 2
+    return {"woocommerce GET /orders": orders, "woocommerce GET /products": products,
+            "woocommerce GET /products/{id}/variations": variations,
+            # Each store's site identity (WordPress's REST index, `home`): read once, then kept in the state.
+            "woocommerce GET /wp-json/": len(STORES)}
+
+
+def expected_woo_reads_steady() -> dict[str, int]:
+    """Per store: the orders changed since the cursor (any status), the held orders outside that
+    window again by id, and the products modified since the product watermark."""
+    return {"woocommerce GET /orders": sum(1 + (1 if needs_refetch(s) else 0) for s in STORES),
+            "woocommerce GET /products": len(STORES)}
 
 
 # --- the run --------------------------------------------------------------------------------------------
@@ -214,31 +239,38 @@ def test_call_counts_of_a_full_apply_and_of_a_no_change_re_apply_are_the_minimum
     before = {s: managed_items(box, s) for s in STORES}
     first = runner.apply()
     assert not first.has_failures, str(first)
+    assert first.messages[0].startswith("full run")
     after = {s: managed_items(box, s) for s in STORES}
     writes = expected_woo_writes(before, after)
     assert writes, "the demo's stores start out of sync: the first run must push something"
 
-    expected = {**expected_katana(True), **expected_woo_reads(True), **writes}
+    expected = {**expected_katana_first(), **expected_woo_reads_first(), **writes}
     assert dict(first.calls) == expected
     # The literal figures for the demo, so a change to either the dataset or the runner is noticed:
-    # Katana 35 calls (15 writes: 4 customers, 6 sales orders, 2 fees, 1 adjustment; 5 of the reads check
-    # that no other runner created a twin of what this one created), WooCommerce 26 reads
-    # reads plus the batches.
-    assert first.calls_to("katana") == 35
+    # Katana 37 calls (15 writes: 4 customers, 6 sales orders, 2 fees, 1 adjustment; 5 reads check that no
+    # other runner created a twin of what this one created, 2 set the watermark), WooCommerce 26 reads.
+    assert first.calls_to("katana") == 37
     assert sum(n for k, n in first.calls.items() if k.startswith("woocommerce GET")) == 26
     # Per store: at most one product batch, and every variation batch names a parent with a change.
     assert first.calls["woocommerce POST /products/batch"] <= len(STORES)
 
-    second = runner.apply()
-    assert not second.has_failures, str(second)
-    assert [r for r in second.results] == []
-    assert {k: n for k, n in second.calls.items() if k.split()[1] != "GET"} == {}     # no write at all
-    assert dict(second.calls) == {**expected_katana(False), **expected_woo_reads(False)}
-    assert second.calls_to("katana") == 7 and second.calls_to("woocommerce") == 15
-    # No per-item request on either side, in either run.
-    per_item = [k for k in {**first.calls, **second.calls}
+    # Runs are minutes apart in life: two seconds keep the first run's writes out of the second a store's
+    # `modified_after` starts from. The run after a full one still reads back what that one wrote and
+    # created (it changes nothing); the one after that is the steady state.
+    time.sleep(2)
+    settle = runner.apply()
+    assert not settle.has_failures and [r for r in settle.results] == [], str(settle)
+    steady = runner.apply()
+    assert not steady.has_failures, str(steady)
+    assert steady.messages[0].startswith("incremental run")
+    assert [r for r in steady.results] == []
+    assert {k: n for k, n in steady.calls.items() if k.split()[1] != "GET"} == {}     # no write at all
+    assert dict(steady.calls) == {**expected_katana_steady(), **expected_woo_reads_steady()}
+    assert steady.calls_to("katana") == 6 and steady.calls_to("woocommerce") == 7
+    # No per-item request on either side, in any run.
+    per_item = [k for k in {**first.calls, **settle.calls, **steady.calls}
                 if k.split()[1] in ("PUT", "PATCH") or k.endswith("/{id}") or "/{id}/notes" in k]
     assert per_item == []
     # The emulators saw exactly what the client counted (nothing retried, nothing unseen).
     assert sum(s.server.count() for s in box.stores.values()) + box.katana.server.count() == \
-        sum(first.calls.values()) + sum(second.calls.values())
+        sum(first.calls.values()) + sum(settle.calls.values()) + sum(steady.calls.values())

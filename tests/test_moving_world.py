@@ -42,8 +42,8 @@ def test_units_sold_after_the_reads_and_before_the_push_are_not_put_back(box, tm
     real = stock_engine.plan_push
     bought = []
 
-    def plan_then_buy(ctx, store, location, pending, adjustments=None):
-        result = real(ctx, store, location, pending, adjustments)
+    def plan_then_buy(ctx, store, location, pending, adjustments=None, **kwargs):
+        result = real(ctx, store, location, pending, adjustments, **kwargs)
         if not bought:                      # the first push planned in the run: the orders were read
             bought.append(shop.place_order([("W1", 4)]))
         return result

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -72,6 +73,18 @@ class Catalog:
         return {p.id: p.sku for p in self.items if p.type == "variable"}
 
 
+@dataclass(frozen=True)
+class StockView:
+    """What a store's figures are computed from (`engines.stock`): the location's inventory rows
+    and variants, and the store's items. `complete`: every item and row (a full run); else only the
+    items whose figure may have changed (an incremental run)."""
+
+    rows: Mapping[int, InventoryRow]
+    variants: Mapping[str, Variant]
+    catalog: Catalog
+    complete: bool = True
+
+
 class RunContext:
     def __init__(self, config: Config, katana: KatanaClient, woo: Mapping[str, WooClient], state: State,
                  *, progress: bool | None = None, keep: bool = False):
@@ -79,6 +92,8 @@ class RunContext:
         apply does, a plan (which only reads) does not."""
         self.config, self.katana, self.woo, self.state = config, katana, woo, state
         self.progress, self._keep = progress, keep
+        # Sales orders created before this are in the ledger: listings start here (None: everything).
+        self.orders_since: datetime | None = None
         self._locations: list[Location] | None = None
         self._by_sku: dict[str, Variant] = {}
         self._unknown: set[str] = set()
@@ -90,6 +105,11 @@ class RunContext:
         self._tax_rates: dict[Decimal, TaxRate] = {}
         self._all_tax_rates: dict[Decimal, TaxRate] | None = None
         self._parents: dict[str, dict[int, str]] = {}
+        self._rows: dict[int, dict[int, InventoryRow]] = {}
+        self._items: dict[str, dict[str, WooProduct]] = {}
+        self._no_item: dict[str, set[str]] = {}
+        self._by_id: dict[str, dict[int, WooProduct]] = {}
+        self._variations: dict[tuple[str, int], list[WooProduct]] = {}
 
     # --- Katana ----------------------------------------------------------------------------------
 
@@ -139,13 +159,18 @@ class RunContext:
         """After we changed stock or commitments at a location, its figures must be read again."""
         self._inventory.pop(location_id, None)
 
-    def katana_orders(self, store: StoreConfig) -> dict[str, SalesOrder]:
-        """This store's sales orders in Katana, deleted ones included, by WooCommerce order id:
-        one listing per run instead of a lookup per order."""
+    def katana_orders(self, store: StoreConfig, *, read: bool = True) -> dict[str, SalesOrder]:
+        """This store's sales orders in Katana, deleted ones included, by WooCommerce order id: one
+        listing per run instead of a lookup per order, and only of those created since
+        `orders_since` (an incremental run: the ledger knows every order imported before; a full
+        scan only when the state is new or lost). `read=False`: what is known, without a call."""
         key = store.ecommerce_store_name
         if key not in self._katana_orders:
+            if not read:
+                return {}
             found: dict[str, SalesOrder] = {}
-            for so in self.katana.sales_orders.list(ecommerce_store_name=key, include_deleted=True):
+            for so in self.katana.sales_orders.list(ecommerce_store_name=key, include_deleted=True,
+                                                    created_after=self.orders_since):
                 if so.ecommerce_order_id is None:
                     continue
                 # Keep a live order over a deleted one with the same key, and the oldest of two live.
@@ -157,7 +182,7 @@ class RunContext:
         return self._katana_orders[key]
 
     def remember_order(self, store: StoreConfig, so: SalesOrder) -> None:
-        self.katana_orders(store)[str(so.ecommerce_order_id)] = so
+        self._katana_orders.setdefault(store.ecommerce_store_name, {})[str(so.ecommerce_order_id)] = so
 
     def customer(self, email: str) -> Customer | None:
         key = email.strip().lower()
@@ -233,6 +258,81 @@ class RunContext:
             self.state.set_cursor(store.name, CATALOG_SIZE_CURSOR, str(-(-sum(not p.is_variation for p in items) // 100)))
         self._catalog[store.name] = Catalog(tuple(items), by_sku=False, complete=complete)
         return self._catalog[store.name]
+
+    def stock_view(self, store: StoreConfig, location_id: int, skus: Iterable[str] | None = None,
+                   variant_ids: Iterable[int] = ()) -> StockView:
+        """All of the location and the store (`skus` None), or only the items of `skus` and of the
+        Katana variants `variant_ids`: their inventory rows read by variant id (150 a call) and the
+        store's items by SKU (100 a call), each item's parent pool completed (a parent managing its
+        variations' stock is one figure, see `stock.parent_pools`)."""
+        if skus is None and not variant_ids:
+            return StockView(self.inventory(location_id), self.location_variants(location_id),
+                             self.catalog(store, location_id))
+        rows = self.inventory_rows(location_id, variant_ids)
+        wanted = set(skus or ()) | {r.variant.sku for r in rows.values() if r.variant is not None and r.variant.sku}
+        items = self.items(store, wanted)
+        # Complete the parent pools the changed items belong to: the parent and every variation.
+        parents = {p.parent_id for p in items.values() if p.is_variation and p.manage_stock == "parent"}
+        parents |= {p.id for p in items.values() if p.type == "variable" and p.manage_stock is True}
+        for parent in self.items_by_id(store, parents).values():
+            items.setdefault(parent.sku or f"#{parent.id}", parent)
+            for variation in self.variations(store, parent.id):
+                if variation.sku:
+                    items.setdefault(variation.sku, variation)
+        variants = self.variants(sku for sku in items if not sku.startswith("#"))
+        rows = {**rows, **self.inventory_rows(location_id, [v.id for v in variants.values()])}
+        return StockView(rows, variants, Catalog(tuple(items.values()), by_sku=True), complete=False)
+
+    def inventory_rows(self, location_id: int, variant_ids: Iterable[int]) -> dict[int, InventoryRow]:
+        """Rows of some variants at a location: from the full read if there was one, else read by
+        variant id (with their variants) and kept for the run."""
+        wanted = {int(v) for v in variant_ids}
+        if location_id in self._inventory:
+            full = self._inventory[location_id]
+            return {v: full[v] for v in wanted if v in full}
+        known = self._rows.setdefault(location_id, {})
+        missing = sorted(wanted - set(known))
+        if missing:
+            for vid, row in self.katana.inventory.list(location_id, missing, with_variants=True).items():
+                known[vid] = row
+                if row.variant is not None and row.variant.sku:
+                    self._by_sku.setdefault(row.variant.sku, row.variant)
+        return {v: known[v] for v in wanted if v in known}
+
+    def items(self, store: StoreConfig, skus: Iterable[str]) -> dict[str, WooProduct]:
+        """The store's items with these SKUs (products and variations): from the catalogue or the
+        changed products when read, else by SKU, 100 a call; kept for the run."""
+        known = self._items.setdefault(store.name, {})
+        if store.name in self._catalog:
+            known.update({p.sku: p for p in self._catalog[store.name] if p.sku})
+        wanted = {s for s in skus if s}
+        missing = sorted(wanted - set(known) - self._no_item.setdefault(store.name, set()))
+        if missing:
+            found = self.woo[store.name].products.by_skus(missing)
+            known.update(found)
+            self._no_item[store.name].update(set(missing) - set(found))
+        return {s: known[s] for s in wanted if s in known}
+
+    def remember_items(self, store: StoreConfig, items: Mapping[str, WooProduct]) -> None:
+        """Items read another way (the products changed since the watermark)."""
+        self._items.setdefault(store.name, {}).update(items)
+
+    def items_by_id(self, store: StoreConfig, ids: Iterable[int]) -> dict[int, WooProduct]:
+        """Products by id (`include=`, 100 a call), kept for the run."""
+        known = self._by_id.setdefault(store.name, {})
+        wanted = {int(i) for i in ids if i}
+        missing = sorted(wanted - set(known))
+        for start in range(0, len(missing), PARENT_CHUNK):
+            for product in self.woo[store.name].products.iter(include=missing[start:start + PARENT_CHUNK]):
+                known[product.id] = product
+        return {i: known[i] for i in wanted if i in known}
+
+    def variations(self, store: StoreConfig, parent_id: int) -> list[WooProduct]:
+        """A variable product's variations (one listing), kept for the run."""
+        key = (store.name, int(parent_id))
+        if key not in self._variations:
+            self._variations[key] = list(self.woo[store.name].variations.iter(int(parent_id)))
+        return self._variations[key]
 
     def parent_skus(self, store: StoreConfig, parent_ids: Iterable[int] = ()) -> dict[int, str]:
         """Parent product id -> the parent's own SKU, for telling a variation without a SKU of its

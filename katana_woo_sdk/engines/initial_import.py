@@ -152,13 +152,12 @@ def _rows(ctx: RunContext, store: StoreConfig, location: Location, facts: OrderF
 def _open_quantities(ctx: RunContext, store: StoreConfig, facts: OrderFacts | None) -> dict[int, Decimal]:
     """Katana variant id -> units on the store's open orders that WooCommerce deducted and that
     have not shipped: processing and on-hold, imported or not (Katana commits imported ones, the
-    push subtracts the others). Lines match variants as everywhere (`lines.match_line`). A store's
-    first run already read them all; later runs list the imported statuses once more."""
-    if facts is not None and facts.complete:
-        orders = [o for o in facts.orders if o.status in store.orders.statuses]
+    push subtracts the others). Lines match variants as everywhere (`lines.match_line`). A full
+    run (every first run is one) has listed them all already; otherwise they are listed now."""
+    if facts is not None and facts.open_orders is not None:
+        orders = list(facts.open_orders)
     else:
-        orders = list(ctx.woo[store.name].orders.iter(statuses=tuple(store.orders.statuses)))
-    orders += list(facts.uncommitted if facts is not None else ())
+        orders = list(ctx.woo[store.name].orders.iter(statuses=OPEN_TAKEN))
     variants = ctx.variants(li.sku for o in orders for li in o.line_items)
     parents = ctx.parent_skus(store, {pid for o in orders for pid in variation_parents(o)})
     out: dict[int, Decimal] = {}

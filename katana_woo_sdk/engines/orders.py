@@ -23,6 +23,7 @@ from the order as it re-reads it, so a plan file can be posted on a pull request
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -36,11 +37,13 @@ from ..models import AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrd
 from ..plan import FAILED, SKIPPED, Action, ActionResult, Hold, fingerprint
 from ..state import LedgerEntry
 from .context import RunContext
+from . import order_book
 from .lines import TaxUnknown, match_line, tax_ref, variation_parents
 
 log = logging.getLogger(__name__)
 
 CURSOR = "orders.modified_after"
+SEEN = "orders.seen"          # the versions the last walk returned: the next, overlapping walk skips them
 CENT = Decimal("0.0001")
 PAGE = 100  # WooCommerce's per_page maximum
 
@@ -52,45 +55,78 @@ class OrderFacts:
     """What a run read of one store's orders."""
 
     store: str
-    orders: tuple[WooOrder, ...] = ()            # candidates since the cursor, and held ones re-read
-    uncommitted: tuple[WooOrder, ...] = ()       # stock-taking orders in statuses that are not imported
+    orders: tuple[WooOrder, ...] = ()            # import candidates: changed since the cursor, held ones re-read
+    uncommitted: tuple[WooOrder, ...] = ()       # the book: stock-taking orders Katana has not committed
     newest_modified: datetime | None = None      # cursor candidate
     read_started: datetime | None = None         # our clock just before the first read
-    complete: bool = False                       # `orders` holds every open order in the imported statuses
+    open_orders: tuple[WooOrder, ...] | None = None   # a full run's listing of every open order
+    changed: tuple[WooOrder, ...] = ()           # orders the walk returned that the last run had not seen so
+    walked: tuple[WooOrder, ...] = ()            # every order the walk since the cursor returned
 
     @property
     def seen(self) -> tuple[WooOrder, ...]:
-        return self.orders + self.uncommitted
+        return self.uncommitted + self.orders
 
     def by_id(self) -> dict[int, WooOrder]:
         return {o.id: o for o in self.seen}
 
 
-def read_orders(ctx: RunContext, store: StoreConfig) -> OrderFacts:
-    """Candidates since the cursor (minus an overlap window, in GMT), held orders again by id, and
-    the stock-taking orders that will not be imported (for the stock figure)."""
+OPEN = ("processing", "on-hold")       # WooCommerce has deducted their stock; they are not finished
+HELD_CHUNK = 100                       # held orders re-read by id per call: a safe URL length
+
+
+def read_orders(ctx: RunContext, store: StoreConfig, *, full: bool = True) -> OrderFacts:
+    """The store's orders that matter this run.
+
+    Incremental: one walk of the orders changed since the cursor (any status, less an overlap
+    window, in GMT), the book of uncommitted orders from the state (`order_book`), and the held
+    orders again by id. Full (the first run, a lost state, the daily reconcile): the walk in the
+    imported statuses and every open order listed (the book is rebuilt from it).
+    """
     woo, opts = ctx.woo[store.name], store.orders
     started = datetime.now(timezone.utc)
     cursor = ctx.state.get_cursor(store.name, CURSOR)
+    full = full or cursor is None
     since = _parse(cursor) - timedelta(minutes=opts.overlap_minutes) if cursor else opts.since
-    seen: dict[int, WooOrder] = {}
+    walked: dict[int, WooOrder] = {}
     newest = None
-    for order in walk_modified(woo, tuple(opts.statuses), since):
-        seen[order.id] = order
+    for order in walk_modified(woo, tuple(opts.statuses) if full else (), since):
+        walked[order.id] = order
         if order.date_modified_gmt and (newest is None or order.date_modified_gmt > newest):
             newest = order.date_modified_gmt
-    held_ids = [oid for oid, e in ctx.state.ledger(store.name, status="held").items() if oid not in seen]
-    if held_ids:
-        for order in woo.orders.iter(statuses=("any",), include=held_ids, orderby="id"):
-            seen.setdefault(order.id, order)
-    # Orders WooCommerce already took stock for that this run will not import (e.g. on-hold when
-    # only processing is imported): Katana does not commit them, so the pushed figure must.
-    extra = [s for s in ("processing", "on-hold") if s not in opts.statuses]
-    uncommitted: tuple[WooOrder, ...] = ()
-    if extra:
-        uncommitted = tuple(woo.orders.iter(statuses=tuple(extra)))
-    return OrderFacts(store.name, tuple(sorted(seen.values(), key=lambda o: o.id)), uncommitted, newest, started,
-                      complete=cursor is None and opts.since is None)
+    # The walk overlaps the last one: an order seen then, in the same version, is no change now.
+    seen = json.loads(ctx.state.get_cursor(store.name, SEEN) or "{}")
+    changed = tuple(o for o in walked.values()
+                    if seen.get(str(o.id)) != (o.date_modified_gmt.isoformat() if o.date_modified_gmt else None))
+    held = {oid: e for oid, e in ctx.state.ledger(store.name, status="held").items() if oid not in walked}
+    book = order_book.load(ctx.state, store)
+    open_orders = None
+    if full:
+        open_orders = tuple(woo.orders.iter(statuses=OPEN))
+        book = {o.id: o for o in open_orders}
+    # Held orders are tried again on every run (a SKU added in Katana or in the store lifts a hold
+    # without the order changing), read by id 100 a call: a URL stays short however many are held.
+    reread = sorted(held)
+    ledger_held = set(ctx.state.ledger(store.name, status="held"))
+    candidates = {oid: o for oid, o in walked.items() if o.status in opts.statuses or oid in ledger_held}
+    for start in range(0, len(reread), HELD_CHUNK):
+        for order in woo.orders.iter(statuses=("any",), include=reread[start:start + HELD_CHUNK], orderby="id"):
+            candidates.setdefault(order.id, order)
+    book.update({oid: o for oid, o in walked.items()})
+    book.update(candidates)
+    return OrderFacts(store.name, tuple(sorted(candidates.values(), key=lambda o: o.id)),
+                      tuple(sorted(book.values(), key=lambda o: o.id)), newest, started, open_orders,
+                      changed, tuple(walked.values()))
+
+
+def keep_book(ctx: RunContext, store: StoreConfig, facts: OrderFacts) -> int:
+    """After an apply: what stays in the book (stock-taking, still not committed in Katana), and
+    the versions of the orders the walk returned (the next walk overlaps this one)."""
+    ctx.state.set_cursor(store.name, SEEN, json.dumps(
+        {str(o.id): o.date_modified_gmt.isoformat() if o.date_modified_gmt else None for o in facts.walked}))
+    keep = [o for o in facts.uncommitted
+            if o.status in OPEN or (o.status in store.orders.statuses and o.status == "completed")]
+    return order_book.save(ctx.state, store, [o for o in keep if not is_committed(ctx, store, o.id)])
 
 
 def read_changed(ctx: RunContext, store: StoreConfig, since: datetime) -> tuple[WooOrder, ...]:
@@ -135,16 +171,20 @@ class OrderPlan:
 
 
 def is_committed(ctx: RunContext, store: StoreConfig, woo_order_id: int) -> bool:
-    """Katana has (or had, if deleted there) a sales order for the order."""
+    """Katana has (or had, if deleted there) a sales order for the order, as far as this run knows
+    without a call: the ledger, and the store's sales orders if they were listed."""
     entry = ctx.state.ledger_get(store.name, woo_order_id)
-    return (entry is not None and entry.status == "imported") or str(woo_order_id) in ctx.katana_orders(store)
+    return (entry is not None and entry.status == "imported") or \
+        str(woo_order_id) in ctx.katana_orders(store, read=False)
 
 
 def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, facts: OrderFacts, *,
                 include_customer_data: bool = False) -> OrderPlan:
     opts = store.orders
     ledger = ctx.state.ledger(store.name)
-    existing = ctx.katana_orders(store)
+    # Listed only when some candidate is not imported yet: a run with nothing new lists nothing.
+    new = [o for o in facts.orders if (ledger.get(o.id) is None or ledger[o.id].status != "imported")]
+    existing = ctx.katana_orders(store) if new else {}
     variants = ctx.variants(li.sku for o in facts.orders for li in o.line_items)
     parents = ctx.parent_skus(store, {pid for o in facts.orders for pid in variation_parents(o)})
     actions: list[Action] = []
@@ -441,7 +481,7 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     """Holds recorded (with failed imports among them), recovered orders adopted, the cursor moved
     only past orders this run dealt with (never past one a saved plan left out). Returns the
     store's holds after the run."""
-    existing = ctx.katana_orders(store)
+    existing = ctx.katana_orders(store, read=False)
     ledger = ctx.state.ledger(store.name)
     by_id = facts.by_id()
     failed = tuple(Hold(store.name, r.action.payload.woo_order_id, r.action.payload.number,
@@ -462,6 +502,9 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     left_out = [by_id[r.action.payload.woo_order_id] for r in results
                 if r.action.kind == "order.import" and r.outcome == SKIPPED and r.action.payload.woo_order_id in by_id]
     cursor = facts.newest_modified
+    if cursor is None and not ctx.state.get_cursor(store.name, CURSOR):
+        # Nothing to read yet: start from this run (the overlap window covers the store's clock).
+        cursor = facts.read_started
     if left_out:
         oldest = min(o.date_modified_gmt for o in left_out if o.date_modified_gmt)
         cursor = min(cursor, oldest - timedelta(seconds=1)) if cursor else oldest - timedelta(seconds=1)
