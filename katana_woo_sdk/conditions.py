@@ -18,9 +18,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from .actions import LocationRef
 from .config import Config, StoreConfig
-from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, ConditionView, Hold, LocationRef,
-                   Status, StoreReport, StoreStatus)
+from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, ConditionView, Hold, Status, StoreReport,
+                   StoreStatus)
 from .state import State
 
 

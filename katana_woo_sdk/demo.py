@@ -53,12 +53,12 @@ def write_demo_config(state_dir: Path) -> Path:
     return path
 
 
-def _start_sandbox(dataset: str):
+def _start_sandbox(dataset: str) -> Any:
     from . import sandbox
     return sandbox.start(dataset=dataset)
 
 
-def _runner_class():
+def _runner_class() -> Any:
     from .runner import Runner
     return Runner
 

@@ -283,7 +283,8 @@ def _error_fields(system: str, payload: Any) -> tuple[str | None, str, Any]:
         return (str(code) if code is not None else None, str(inner.get("message", "")),
                 inner.get("details"))
     # WooCommerce / WordPress: {"code", "message", "data": {"status", "params", "details"}}
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    data = payload.get("data")
+    data = data if isinstance(data, dict) else {}
     details = data.get("params") or data.get("details")
     return payload.get("code"), str(payload.get("message", "")), details
 

@@ -16,7 +16,7 @@ quantities.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, Mapping, Sequence
@@ -178,13 +178,14 @@ def _sales_order(katana: KatanaClient, store: StoreConfig, so_id: int | None, wo
         found = katana.sales_orders.list(ecommerce_store_name=store.ecommerce_store_name,
                                          ecommerce_order_id=str(woo_order_id), include_deleted=True)
         live = sorted((s for s in found if s.deleted_at is None), key=lambda s: s.id)
-        return (live or found or [None])[0], names
+        chosen = live or found
+        return (chosen[0] if chosen else None), names
     except KatanaWooError as exc:
         notes.append(f"Katana could not be read: {exc}")
         return None, {}
 
 
-def _logged(state: State, store: str, woo_order_id: int, order_no: str | None, names: Mapping[int, str],
+def _logged(state: State, store: str, woo_order_id: int, order_no: str | None, names: Mapping[Any, str],
             scan: int) -> list[Event]:
     """The run log's entries for the order: imports, completions, failures, moves."""
     out: list[Event] = []
@@ -321,26 +322,25 @@ def sku_story(sku: str, ctx: RunContext, pending: Pending, stores: Sequence[Stor
         cfg, stock = side.config, side.config.stock
         loc = LocationRef(side.location.id, side.location.name) if side.location is not None else None
         record = state.pushed_records(cfg.name).get(sku)
-        base = dict(store=cfg.name, location=loc, policy=stock.policy, buffer=stock.buffer, maximum=stock.maximum,
-                    floor_zero=stock.floor_zero, sync=stock.sync, pushes=tuple(pushes.get(cfg.name, ())),
-                    last_pushed=record.quantity if record else None, last_pushed_at=record.pushed_at if record else None)
+        base = SkuFigure(cfg.name, loc, stock.policy, stock.buffer, stock.maximum, stock.floor_zero, stock.sync,
+                         pushes=tuple(pushes.get(cfg.name, ())), last_pushed=record.quantity if record else None,
+                         last_pushed_at=record.pushed_at if record else None)
         if side.problem or side.location is None:
-            out.append(SkuFigure(**base, note=side.problem or "no location"))
+            out.append(replace(base, note=side.problem or "no location"))
             continue
         try:
             fig = stock_engine.figures(ctx, cfg, side.location, pending).get(sku)
         except KatanaWooError as exc:
-            out.append(SkuFigure(**base, note=f"cannot compute: {exc}"))
+            out.append(replace(base, note=f"cannot compute: {exc}"))
             continue
         if fig is None:
-            out.append(SkuFigure(**base, note=_why_none(sku, side.notes or {})))
+            out.append(replace(base, note=_why_none(sku, side.notes or {})))
             continue
         variant_id = variant_id or fig.variant_ids[0]
         orders = _orders(pending, side.location.id, fig.variant_ids)
-        out.append(SkuFigure(**base, in_stock=fig.in_stock, committed=fig.committed, pending=fig.pending,
-                             orders=orders, figure=fig.target, store_quantity=fig.item.stock_quantity,
-                             pooled=tuple(fig.variant_ids[1:]),
-                             note="" if stock.sync else "stock sync is off for this store: nothing is pushed"))
+        out.append(replace(base, in_stock=fig.in_stock, committed=fig.committed, pending=fig.pending, orders=orders,
+                           figure=fig.target, store_quantity=fig.item.stock_quantity, pooled=tuple(fig.variant_ids[1:]),
+                           note="" if stock.sync else "stock sync is off for this store: nothing is pushed"))
     notes = []
     if not any(f.figure is not None for f in out):
         notes.append(f"no store has a figure for {sku}")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .actions import LocationRef
 from .config import Config, StoreConfig
 from .engines.context import RunContext
 from .errors import MappingError, ReconcileError
 from .katana import KatanaClient
 from .mapping import resolve_location
 from .models import SalesOrder
-from .plan import LocationRef
 from .state import State
 
 
@@ -40,7 +40,8 @@ def move_sales_order(config: Config, katana: KatanaClient, state: State, ctx: Ru
     Refused (before anything is sent) when the order is no longer NOT_SHIPPED or PENDING."""
     cfg = config.store(store)
     res = resolve_location(store, to_location, ctx.locations())
-    if not res.ok:
+    target = res.location
+    if not res.ok or target is None:
         raise MappingError(res.message, reason=res.reason)
     so, woo_id = _find_sales_order(katana, state, cfg, order)
     if not so.is_open:
@@ -48,22 +49,22 @@ def move_sales_order(config: Config, katana: KatanaClient, state: State, ctx: Ru
                              f"lets Ship From change only while NOT_SHIPPED or PENDING; not moved")
     names = {loc.id: loc.name for loc in ctx.locations()}
     before = LocationRef(so.location_id, names.get(so.location_id, "?")) if so.location_id else None
-    if so.location_id == res.location.id:
+    if so.location_id == target.id:
         raise ReconcileError(f"{so.order_no} already ships from {before}: nothing moved")
     with state.lock(timeout=config.state.lock_timeout_seconds, owner="katana-woo move-order"):
         run_id = state.start_run("move-order", config.config_hash)
-        moved = katana.sales_orders.update_location(so.id, res.location.id)
-        rows = sum(1 for r in moved.rows if r.location_id == res.location.id)
+        moved = katana.sales_orders.update_location(so.id, target.id)
+        rows = sum(1 for r in moved.rows if r.location_id == target.id)
         if woo_id is not None:
             entry = state.ledger_get(store, woo_id)
             if entry is not None:
-                state.ledger_put(replace(entry, location_id=res.location.id))
+                state.ledger_put(replace(entry, location_id=target.id))
         # Keyed like the order's import ("order:<woo id>"), so `explain` finds the move in the run log.
         state.log_action(run_id, store, "order.move", f"order:{woo_id}" if woo_id is not None else so.order_no,
                          {"location_id": so.location_id, "order_no": so.order_no},
-                         {"location_id": res.location.id, "rows_moved": rows}, "applied", "")
+                         {"location_id": target.id, "rows_moved": rows}, "applied", "")
         state.finish_run(run_id, "ok", {store: "moved"})
-    return MoveResult(store, woo_id, so.id, so.order_no, before, LocationRef(res.location.id, res.location.name), rows)
+    return MoveResult(store, woo_id, so.id, so.order_no, before, LocationRef(target.id, target.name), rows)
 
 
 def _find_sales_order(katana: KatanaClient, state: State, store: StoreConfig,
@@ -81,6 +82,7 @@ def _find_sales_order(katana: KatanaClient, state: State, store: StoreConfig,
     found = katana.sales_orders.list(order_no=text, include_deleted=True)
     if found:
         so = found[0]
-        return so, int(so.ecommerce_order_id) if (so.ecommerce_order_id or "").isdigit() else None
+        key = so.ecommerce_order_id or ""
+        return so, int(key) if key.isdigit() else None
     raise ReconcileError(f"no sales order for {store.name} order {order!r} in Katana (by WooCommerce id or "
                          f"order number)")

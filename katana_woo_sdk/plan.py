@@ -166,7 +166,7 @@ class StorePlan:
         return [a for a in self.actions if a.kind == kind]
 
     def to_dict(self) -> dict[str, Any]:
-        data = to_jsonable({f.name: getattr(self, f.name) for f in fields(self) if f.name != "actions"})
+        data: dict[str, Any] = to_jsonable({f.name: getattr(self, f.name) for f in fields(self) if f.name != "actions"})
         data["actions"] = [a.to_dict() for a in self.actions]
         return data
 
@@ -393,7 +393,8 @@ class Report(Rendered):
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON data (``apply --json``)."""
-        return to_jsonable(asdict(self))
+        data: dict[str, Any] = to_jsonable(asdict(self))
+        return data
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{s.store}={s.status}" for s in self.stores)

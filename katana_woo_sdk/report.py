@@ -90,12 +90,15 @@ class StockComparison:
 
 def stock_comparison_html(rows: Sequence[StockRow | Mapping[str, Any]], *, title: str = "", limit: int = 50) -> str:
     """An HTML table of stock rows (`StockRow`s or mappings with `STOCK_COLUMNS`), out-of-sync rows first."""
-    rows = [r if isinstance(r, StockRow) else StockRow(**{c: r.get(c) for c in STOCK_COLUMNS}) for r in rows]
-    ordered = sorted(rows, key=lambda r: (bool(r.in_sync), str(r.sku)))
+    stock = [r if isinstance(r, StockRow) else _stock_row(r) for r in rows]
+    ordered = sorted(stock, key=lambda r: (bool(r.in_sync), str(r.sku)))
     body = [tuple(Raw(colored("yes" if r.in_sync else "no", "ok" if r.in_sync else "failed"))
                   if c == "in_sync" else fmt(getattr(r, c)) for c in STOCK_COLUMNS) for r in ordered]
     caption = f"{title}: " if title else ""
-    caption += f"{len(rows)} SKUs, {sum(not r.in_sync for r in rows)} out of sync"
+    caption += f"{len(stock)} SKUs, {sum(not r.in_sync for r in stock)} out of sync"
     return f"<div>{html_table(STOCK_COLUMNS, body, limit, caption)}</div>"
 
 
+def _stock_row(data: Mapping[str, Any]) -> StockRow:
+    values: dict[str, Any] = {c: data.get(c) for c in STOCK_COLUMNS}
+    return StockRow(**values)

@@ -248,8 +248,8 @@ def plan_records(plan: Plan) -> list[dict[str, Any]]:
         base = {"store": s.store, "store_status": s.status, "mapping": s.mapping.kind,
                 "location_id": loc.id if loc else None, "location": loc.name if loc else None}
         for a in s.actions:
-            items = stock_items(a)
-            for sku, before, after in items or [(None, None, None)]:
+            items: list[tuple[str | None, Any, Any]] = list(stock_items(a)) or [(None, None, None)]
+            for sku, before, after in items:
                 records.append({**base, "kind": a.kind, "key": a.key, "sku": sku, "summary": a.summary,
                                 "before": before, "after": after, "reason": None, "detail": None})
         for hh in s.holds:
@@ -387,11 +387,11 @@ def status_doc(status: Status) -> Doc:
     if status.stale:
         summary += f" {plural(sum(1 for s in status.stores if s.stale), 'store')} stale."
     last = f"last run {ts(status.last_run_at)}" + (f" ({status.last_run_outcome})" if status.last_run_outcome else "")
-    rows = [(s.store, s.state, str(s.location) if s.location else "", s.imported, len(s.held), ts(s.last_stock_push),
-             "yes" if s.stale else "") for s in status.stores]
+    overview = [(s.store, s.state, str(s.location) if s.location else "", s.imported, len(s.held),
+                 ts(s.last_stock_push), "yes" if s.stale else "") for s in status.stores]
     footer = (status.message,) if status.message and status.state_found else ()
     return Doc("status", f"Status ({last})", summary,
-               ("store", "state", "location", "imported", "held", "last stock push", "stale"), rows, sections,
+               ("store", "state", "location", "imported", "held", "last stock push", "stale"), overview, sections,
                pointer=STATUS_POINTER, empty="no conditions recorded yet", footer=footer)
 
 
