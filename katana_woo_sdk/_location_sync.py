@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._store_work import StoreWork
 from .contract import Decision, decide
@@ -55,9 +55,13 @@ class LocationSync:
                  replan: bool, results: dict[str, list[ActionResult]], *,
                  run_action: Callable[[StoreWork, Decision, Callable], ActionResult],
                  pending: Callable[[list[StoreWork], Mapping[str, Sequence[WooOrder]]], Pending],
-                 changed: Changed | None = None):
-        """`changed`: an incremental run's changes at this location (None: a full run, every item)."""
+                 changed: Changed | None = None,
+                 log_write: Callable[[StoreWork, Sequence[Any], stock_engine.PushResult], None] | None = None):
+        """`changed`: an incremental run's changes at this location (None: a full run, every item).
+        `log_write(w, items, result)`: records a write made outside an action (a correction) in the
+        run log, so every level written is there with its before and after."""
         self.ctx, self._run_action, self._pending = ctx, run_action, pending
+        self._log_write = log_write
         self.changed = changed
         self._views: dict[str, stock_engine.StockView] = {}
         self.members, self.writers, self.plan, self.replan, self.results = members, writers, saved, replan, results
@@ -166,6 +170,8 @@ class LocationSync:
                     continue
                 corrections = True
                 result = stock_engine.write_push(self.ctx, w.config, items)
+                if self._log_write is not None:
+                    self._log_write(w, items, result)
                 written.setdefault(w.name, {}).update(result.pushed)
                 w.notes["stock_corrected_after_write"] = sorted(
                     set(w.notes.get("stock_corrected_after_write", ())) | set(result.pushed))
