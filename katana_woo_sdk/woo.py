@@ -59,6 +59,15 @@ class WooClient:
     host unless `allow_insecure_http=True`. `oauth1_in` puts the OAuth1 signature in the "query"
     (default, like WooCommerce's own client) or the "header". `batch_limit` follows a store whose
     `woocommerce_rest_batch_items_limit` filter changed the 100-item limit.
+
+    Namespaces (each has its own help()):
+
+    - `site`: the WordPress site behind the store (`home()`, the REST index)
+    - `orders`: `iter(statuses=, modified_after=)`, `get`, `update_status`, `add_note`, `notes`
+    - `products`: `iter`, `get`, `by_skus` (variations too), `first_page`
+    - `variations`: `iter(parent_id)`, `get`
+    - `stock`: `write([StockWrite(...)])`, batched, each write judged from the store's echo
+    - `request(method, path, ...)`: an endpoint not wrapped
     """
 
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, *, allow_insecure_http: bool = False,
