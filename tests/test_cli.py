@@ -33,6 +33,8 @@ def make_plan(kind: str = "changes") -> Plan:
     mapping = MappingPlan("unchanged", MAIN)
     if kind == "nothing":
         stores = (StorePlan("shop-eu", mapping),)
+    elif kind == "attention":
+        stores = (StorePlan("shop-eu", mapping, (), (Hold("shop-eu", 28, "28", "unknown_sku", "SKU Z"),)),)
     elif kind == "error":
         stores = (StorePlan("shop-eu", mapping, (ORDER,)),
                   StorePlan("shop-us", MappingPlan("invalid", reason="LocationUnknown", message="no location 'X'")))
@@ -42,9 +44,24 @@ def make_plan(kind: str = "changes") -> Plan:
 
 
 def make_report(kind: str = "applied") -> Report:
-    outcome = {"applied": "applied", "failed": "failed", "nothing": "skipped"}[kind]
-    store = StoreReport("shop-eu", MappingPlan("unchanged", MAIN), (ActionResult(ORDER, outcome, "done"),))
+    outcome = {"applied": "applied", "failed": "failed", "nothing": "skipped", "attention": "skipped"}[kind]
+    holds = (Hold("shop-eu", 28, "28", "unknown_sku", "SKU Z"),) if kind == "attention" else ()
+    store = StoreReport("shop-eu", MappingPlan("unchanged", MAIN), (ActionResult(ORDER, outcome, "done"),), holds)
     return Report(T0, T0 + timedelta(seconds=1), "cfg", (store,), {"katana POST /sales_orders": 1})
+
+
+class Story:
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def to_dict(self):
+        return {"story": self.text}
+
+    def to_markdown(self):
+        return f"**{self.text}**"
 
 
 class MoveResult:
@@ -55,9 +72,14 @@ class MoveResult:
         return f"WC-shop-eu-{self.order} Ship From moved Main Warehouse (#1) -> {self.to}"
 
 
+class FakeConfig:
+    stores = tuple(type("Store", (), {"name": name, "enabled": True})() for name in ("shop-eu", "shop-us"))
+
+
 class FakeRunner:
     """Stands in for `runner.Runner`; class attributes set what it returns or raises."""
 
+    config = FakeConfig()
     plan_kind = "changes"
     report_kind = "applied"
     raise_on_open: Exception | None = None
@@ -91,6 +113,14 @@ class FakeRunner:
         return Status((StoreStatus("shop-eu", MAIN, (ConditionView("MappingValid", "True", "Resolved", "ok", T0),)),),
                       T0, "applied")
 
+    def explain_order(self, store, woo_order_id):
+        self.calls.append(("explain order", store, woo_order_id))
+        return Story(f"order {store} {woo_order_id}")
+
+    def explain_sku(self, sku, *, store=None):
+        self.calls.append(("explain sku", sku, store))
+        return Story(f"sku {sku}")
+
     def move_order(self, store, order, to_location):
         self.calls.append(("move", store, order, to_location))
         if order == 99:
@@ -122,7 +152,7 @@ def run(capsys, *argv):
 
 # --- plan / apply / status ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, code", [("nothing", 0), ("changes", 2), ("error", 1)])
+@pytest.mark.parametrize("kind, code", [("nothing", 0), ("changes", 2), ("error", 1), ("attention", 3)])
 def test_plan_exit_codes(fake, config_file, capsys, kind, code):
     fake.plan_kind = kind
     got, out, _ = run(capsys, "plan", config_file)
@@ -157,7 +187,7 @@ def test_plan_out_then_apply_that_plan(fake, config_file, tmp_path, capsys):
     assert out.splitlines()[-2].startswith("Apply: 1 applied")
 
 
-@pytest.mark.parametrize("kind, code", [("nothing", 0), ("applied", 2), ("failed", 1)])
+@pytest.mark.parametrize("kind, code", [("nothing", 0), ("applied", 2), ("failed", 1), ("attention", 3)])
 def test_apply_exit_codes(fake, config_file, capsys, kind, code):
     fake.report_kind = kind
     got, out, _ = run(capsys, "apply", config_file, "--json", "--store", "shop-eu")
@@ -177,12 +207,29 @@ def test_apply_with_a_bad_plan_file(fake, config_file, tmp_path, capsys):
     assert run(capsys, "apply", config_file, str(bad))[0] == 1
 
 
-def test_status(fake, config_file, capsys):
-    code, out, _ = run(capsys, "status", config_file)
-    assert code == 0 and "shop-eu: Ready" in out and "MappingValid=True Resolved: ok" in out
-    code, out, _ = run(capsys, "status", config_file, "--json")
-    assert json.loads(out)["stores"][0]["store"] == "shop-eu"
-    assert run(capsys, "status", config_file, "--markdown")[1].startswith("**Status: 1 Ready.**")
+def test_unknown_store_is_one_line_and_exit_1(fake, config_file, capsys):
+    for command in (["plan"], ["apply"], ["move-order", config_file, "nosuch", "1", "--to", "X"]):
+        argv = command if command[0] == "move-order" else [*command, config_file, "--store", "nosuch"]
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and out == ""
+        assert err.strip() == f"katana-woo: error: no store 'nosuch' in {config_file} (its stores: shop-eu, shop-us)"
+    assert not [c for c in fake.calls if c[0] in ("plan", "apply", "move")]
+
+
+def test_explain_arguments(fake, config_file, capsys):
+    code, out, _ = run(capsys, "explain", config_file, "order", "shop-eu", "#27")
+    assert code == 0 and out.strip() == "order shop-eu 27" and ("explain order", "shop-eu", 27) in fake.calls
+    code, out, _ = run(capsys, "explain", config_file, "sku", "MUG-CLASSIC", "--store", "shop-us", "--json")
+    assert code == 0 and json.loads(out) == {"story": "sku MUG-CLASSIC"}
+    assert ("explain sku", "MUG-CLASSIC", "shop-us") in fake.calls
+    for argv, message in ((["order", "shop-eu"], "explain CONFIG order STORE WOO_ORDER_ID"),
+                          (["order", "shop-eu", "x27"], "explain CONFIG order STORE WOO_ORDER_ID"),
+                          (["sku", "A", "B"], "explain CONFIG sku SKU"),
+                          (["order", "nosuch", "1"], "no store 'nosuch'")):
+        code, out, err = run(capsys, "explain", config_file, *argv)
+        assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "explain", config_file, "customer", "1")
+    assert code == 1 and "invalid choice" in err
 
 
 def test_move_order(fake, config_file, capsys):
@@ -227,8 +274,8 @@ def test_unexpected_error_is_one_line_unless_verbose(fake, config_file, capsys):
 
 
 def test_missing_config_file(fake, capsys, tmp_path):
-    for command in (["plan"], ["apply"], ["status"], ["validate"]):
-        code, out, err = run(capsys, *command, str(tmp_path / "nope.yaml"))
+    for command in (["plan"], ["apply"], ["status"], ["validate"], ["history"], ["wait", "--for", "Ready"]):
+        code, out, err = run(capsys, command[0], str(tmp_path / "nope.yaml"), *command[1:])
         assert code == 1 and "config file not found" in err and "nope.yaml" in err
     code, _, err = run(capsys, "plan", str(tmp_path))
     assert code == 1 and "is not a file" in err
@@ -241,10 +288,17 @@ def test_usage_errors_exit_1_not_2(capsys):
 
 
 def test_version_and_help(capsys):
-    code, out, _ = run(capsys, "--version")
-    assert code == 0 and out.strip() == "katana-woo 0.1.0"
+    for flag in ("--version", "-V"):
+        code, out, _ = run(capsys, flag)
+        assert code == 0 and out.strip() == "katana-woo 0.1.0"
     code, out, _ = run(capsys, "--help")
-    assert code == 0 and "Exit codes" in out and "move-order" in out
+    assert code == 0 and "Exit codes" in out and "move-order" in out and "3 attention" in out
+
+
+def test_sandbox_time_scale_must_be_positive(capsys):
+    for value in ("0", "-1", "x"):
+        code, out, err = run(capsys, "sandbox", "up", "--time-scale", value)
+        assert code == 1 and out == "" and "--time-scale" in err and "unexpected" not in err
 
 
 def test_python_dash_m():
