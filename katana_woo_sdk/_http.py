@@ -474,7 +474,8 @@ class HttpClient:
         return self._iter_katana(path, dict(params or {}), int(limit))
 
     def _iter_katana(self, path: str, params: dict, limit: int) -> Iterator[dict]:
-        page = 1
+        params = dict(params)
+        page = int(params.pop("page", 1))   # a caller may start further in (after a page it already has)
         while True:
             resp = self.get(path, {**params, "limit": limit, "page": page})
             data = resp.data

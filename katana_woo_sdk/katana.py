@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ._http import CallCounter, HttpClient, RetryPolicy, Timeouts
+from ._http import CallCounter, HttpClient, RetryPolicy, Timeouts, _katana_pagination as _pagination
 from .errors import ReconcileError
 from .models import (OPEN_SO_STATUSES, Customer, CustomerDraft, Factory, InventoryMovement, InventoryRow, Location,
                      SalesOrder,
@@ -114,6 +114,8 @@ class _Namespace:
 # --- namespaces ----------------------------------------------------------------------------------
 
 class Locations(_Namespace):
+    """`katana.locations`: the account's locations (warehouses, shops), deleted ones on request."""
+
     def list(self, include_deleted: bool = False) -> list[Location]:
         params = {"include_deleted": "true"} if include_deleted else {}
         found = (Location.from_api(p) for p in self._http.iter_katana("/locations", params))
@@ -124,11 +126,15 @@ class Locations(_Namespace):
 
 
 class FactoryNamespace(_Namespace):
+    """`katana.factory`: the account's settings (base currency, default locations)."""
+
     def get(self) -> Factory:
         return Factory.from_api(self._http.get("/factory").data)
 
 
 class Variants(_Namespace):
+    """`katana.variants`: product and material variants, by SKU (exact), by id, or all of them."""
+
     def by_skus(self, skus: Iterable[str | None]) -> dict[str, Variant]:
         """The live variant for each SKU that has one, by exact (case-sensitive) SKU.
 
@@ -172,6 +178,8 @@ class Variants(_Namespace):
 
 
 class Inventory(_Namespace):
+    """`katana.inventory`: in stock and committed per variant at a location."""
+
     def list(self, location_id: int, variant_ids: Iterable[int] | None = None, *,
              with_variants: bool = False) -> dict[int, InventoryRow]:
         """Stock at one location, keyed by variant id. A variant without a row has none (treat as 0).
@@ -208,6 +216,8 @@ class Inventory(_Namespace):
 
 
 class InventoryMovements(_Namespace):
+    """`katana.inventory_movements`: the stock changes Katana recorded, since a time."""
+
     def created_since(self, since: datetime, *, location_id: int | None = None) -> list[InventoryMovement]:
         """Movements recorded since `since` (Katana's `created_at_min`, re-checked here: an ignored
         filter returns the whole history, which is slow but not wrong), optionally at one location."""
@@ -226,6 +236,8 @@ class InventoryMovements(_Namespace):
 
 
 class StockAdjustments(_Namespace):
+    """`katana.stock_adjustments`: create, find (by number) and delete stock adjustments."""
+
     def create(self, number: str, location_id: int, rows: Iterable[Any], reason: str | None = None,
                date: datetime | str | None = None, *, additional_info: str | None = None) -> StockAdjustment:
         """Post one adjustment; each row is `(variant_id, quantity_delta[, cost_per_unit])` or an object
@@ -314,6 +326,8 @@ def _adjustment_row(row: Any) -> tuple[int, Decimal, Any]:
 
 
 class SalesOrders(_Namespace):
+    """`katana.sales_orders`: list (by e-commerce keys, deleted ones on request), get, create, move, delete."""
+
     def __init__(self, http: HttpClient, rows: "SalesOrderRows"):
         super().__init__(http)
         self._rows = rows
@@ -420,6 +434,8 @@ _ROW_FIELDS = {"location_id": int, "quantity": _number, "price_per_unit": _numbe
 
 
 class SalesOrderRows(_Namespace):
+    """`katana.sales_order_rows`: the rows of a sales order."""
+
     def list(self, sales_order_id: int) -> list[SalesOrderRow]:
         sales_order_id = int(sales_order_id)
         params = {"sales_order_ids": [sales_order_id]}
@@ -439,6 +455,8 @@ class SalesOrderRows(_Namespace):
 
 
 class SalesOrderShippingFees(_Namespace):
+    """`katana.sales_order_shipping_fee`: a sales order's shipping fees."""
+
     def create(self, sales_order_id: int, amount: Decimal | int | float | str, description: str | None = None,
                tax_rate_id: int | None = None) -> dict[str, Any]:
         """Add a shipping fee to an SO (fees cannot be sent inline with the SO). Returns Katana's JSON.
@@ -456,6 +474,8 @@ class SalesOrderShippingFees(_Namespace):
 
 
 class Customers(_Namespace):
+    """`katana.customers`: find (by e-mail or reference), create and delete customers."""
+
     def find_by_email(self, email: str) -> Customer | None:
         """The live customer with this email, compared case-insensitively (as mail systems do); the
         oldest when several match. Whether Katana's `email` filter ignores case is undocumented, so
@@ -479,6 +499,21 @@ class Customers(_Namespace):
             return None
         return self._first({"reference_id": reference_id}, lambda c: c.reference_id == reference_id)
 
+    def first_page(self) -> tuple[list[Customer], int | None]:
+        """The first 250 live customers and Katana's total page count (None without `X-Pagination`):
+        what listing them all would cost, for the price of its first call."""
+        resp = self._http.get("/customers", {"limit": 250, "page": 1})
+        items = resp.data.get("data") if isinstance(resp.data, dict) else resp.data
+        meta = _pagination(resp.headers.get("X-Pagination"))
+        pages = meta.get("total_pages") if meta else None
+        return [Customer.from_api(p) for p in items or () if not _deleted(p)], pages
+
+    def iter(self, *, page: int = 1) -> Iterator[Customer]:
+        """Every live customer, 250 a page, from `page` on."""
+        for payload in self._http.iter_katana("/customers", {"page": page} if page > 1 else {}):
+            if not _deleted(payload):
+                yield Customer.from_api(payload)
+
     def created_since(self, since: datetime) -> list[Customer]:
         """Live customers created at or after `since` (Katana's `created_at_min`, re-checked here)."""
         out = []
@@ -501,6 +536,8 @@ class Customers(_Namespace):
 
 
 class TaxRates(_Namespace):
+    """`katana.tax_rates`: the account's tax rates, found by rate or created."""
+
     def list(self) -> list[TaxRate]:
         return [TaxRate.from_api(p) for p in self._http.iter_katana("/tax_rates") if not _deleted(p)]
 
@@ -530,6 +567,18 @@ class KatanaClient:
     (`ratelimit.bucket_for_key`, created with `rate`/`period`/`clock`/`sleep` on first use, the
     stricter setting winning), so several stores and clients on one key never exceed Katana's limit
     together; pass a `TokenBucket` to control it, or `False` to disable throttling.
+
+    Namespaces (each has its own help())::
+
+        katana.locations.list(include_deleted=True)        katana.factory.get()
+        katana.variants.iter() / .by_skus([...]) / .by_ids([...])
+        katana.inventory.list(location_id)                 katana.inventory_movements.created_since(t)
+        katana.stock_adjustments.create / .find / .at_location / .delete
+        katana.sales_orders.list(ecommerce_store_name=..., include_deleted=True) / .get / .create
+                          / .update_location / .delete
+        katana.sales_order_rows.list(so_id)                katana.sales_order_shipping_fee.create(...)
+        katana.customers.find_by_email / .create          katana.tax_rates.list / .find_by_rate
+        katana.http                                        an endpoint not wrapped
     """
 
     def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, session: Any = None, rate: int = 60,

@@ -332,6 +332,11 @@ class Runner:
             ctx.orders_since = changes.orders_since(self.state, kind)
             work = self._read_and_plan(ctx, selected, confirm_shared_import, False, stock=False, full=kind.full)
             applying = [w for w in work if not w.companion]
+            # Every store's buyers at once: one listing of the account's customers can beat a lookup each.
+            ctx.prefetch_customers(
+                (w.facts.by_id()[a.payload.woo_order_id].billing.get("email") or "")
+                for w in applying if w.live and w.orders is not None for a in w.orders.actions
+                if a.kind == "order.import")
             results: dict[str, list[ActionResult]] = {w.name: [] for w in applying}
             holds: dict[str, tuple[Hold, ...]] = {}
             for w in applying:
@@ -490,12 +495,10 @@ class Runner:
         """Every location's writes. Returns the run's kind (an incremental run whose change reads
         failed becomes a full one for stock) and whether every stock read succeeded."""
         found = None
-        try:
-            # Every run reads Katana's changes: an incremental one to know what to look at, a full one
-            # only to move the watermark the next run starts from.
-            found = self._changes(ctx, work, kind)
-        except KatanaWooError as exc:
-            if not kind.full:
+        if not kind.full:
+            try:
+                found = self._changes(ctx, work, kind)
+            except KatanaWooError as exc:
                 messages.append(f"the incremental reads failed ({exc}): stock reconciled in full")
                 kind = changes.RunKind(True, "the incremental reads failed", None)
         by_location: dict[int, list[StoreWork]] = {}
@@ -517,10 +520,14 @@ class Runner:
                     continue
                 writers.append(w)
             if writers:
-                changed = None if found is None or kind.full else self._changed_at(location_id, members, results, found)
+                changed = None if found is None else self._changed_at(location_id, members, results, found)
                 LocationSync(ctx, members, writers, plan, replan, results,
                              run_action=lambda w, d, step: self._run(ctx, run_id, w, d, step),
-                             pending=lambda stores, fresh: self._pending(ctx, stores, fresh), changed=changed).run()
+                             pending=lambda stores, fresh: self._pending(ctx, stores, fresh), changed=changed,
+                             log_write=lambda w, items, result: self.state.log_action(
+                                 run_id, w.name, "stock.correct", "stock-push", {i.sku: i.before for i in items},
+                                 result, "applied", "lowered right after the writes: an order arrived meanwhile")
+                             ).run()
         # A read that failed leaves the watermark where it was, so the next run looks at these changes again.
         stock_ok = not any("stock sync:" in (w.error or "") or "stock:" in (w.error or "") for w in work)
         return kind, stock_ok, (found[0] if found is not None else None)
@@ -528,9 +535,9 @@ class Runner:
     def _changes(self, ctx: RunContext, work: list[StoreWork], kind: changes.RunKind):
         """An incremental run's reads: what changed in Katana (two calls for the account) and each
         syncing store's products modified since its watermark (one call each)."""
-        katana = changes.katana_changes(ctx, kind.katana_since or changes.changes_since(self.state, now_utc()))
+        katana = changes.katana_changes(ctx, kind.katana_since)
         products: dict[str, frozenset[str]] = {}
-        for w in ([] if kind.full else work):
+        for w in work:
             if w.live and not w.companion and w.config.stock.sync:
                 since = changes.products_since(self.state, w.config) or kind.katana_since
                 items = changes.store_changes(ctx, w.config, since)

@@ -68,19 +68,18 @@ def run_kind(state: State, config: Config, *, now: datetime, full: bool = False)
     return RunKind(False, f"changes since {watermark.isoformat(timespec='seconds')}", watermark)
 
 
-def changes_since(state: State, now: datetime) -> datetime:
-    """Where this run's reads of Katana's changes start: the newest change the last run saw (Katana's
-    own time, so no clock of ours is involved), or a few minutes back on a state's first run."""
-    return _time(state.get_cursor(ACCOUNT, KATANA_WATERMARK)) or now - MARGIN
-
-
 def record_run(state: State, config: Config, kind: RunKind, started: datetime,
                changes: "KatanaChanges | None" = None) -> None:
-    """After a run whose reads all succeeded: the next run reads Katana's changes from the newest
-    one this run saw (inclusive; what it saw at that instant is skipped as seen)."""
+    """After a run whose reads all succeeded, where the next run reads Katana's changes from: after
+    an incremental run, the newest change it saw (Katana's own time; inclusive, what it saw at that
+    instant is skipped as seen); after a full run, which read everything after its start, its start
+    less a margin for our clock against Katana's."""
     previous = _time(state.get_cursor(ACCOUNT, KATANA_WATERMARK))
-    newest = changes.newest if changes is not None else None
-    watermark = max(t for t in (previous, newest) if t is not None) if (previous or newest) else started
+    if kind.full or previous is None:
+        watermark = started - MARGIN
+    else:
+        newest = changes.newest if changes is not None else None
+        watermark = max(previous, newest) if newest is not None else previous
     state.set_cursor(ACCOUNT, KATANA_WATERMARK, watermark.isoformat())
     state.set_cursor(ACCOUNT, LAST_CONFIG, config.config_hash)
     if kind.full:

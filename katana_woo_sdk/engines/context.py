@@ -102,6 +102,7 @@ class RunContext:
         self._catalog: dict[str, Catalog] = {}
         self._katana_orders: dict[str, dict[str, SalesOrder]] = {}
         self._customers: dict[str, Customer] = {}
+        self._no_customer: set[str] = set()
         self._tax_rates: dict[Decimal, TaxRate] = {}
         self._all_tax_rates: dict[Decimal, TaxRate] | None = None
         self._parents: dict[str, dict[int, str]] = {}
@@ -185,16 +186,39 @@ class RunContext:
         self._katana_orders.setdefault(store.ecommerce_store_name, {})[str(so.ecommerce_order_id)] = so
 
     def customer(self, email: str) -> Customer | None:
+        """The Katana customer with this e-mail: from this run's reads, else looked up (once)."""
         key = email.strip().lower()
         if key not in self._customers:
+            if key in self._no_customer:
+                return None
             found = self.katana.customers.find_by_email(email)
             if found is None:
+                self._no_customer.add(key)
                 return None
             self._customers[key] = found
         return self._customers[key]
 
+    def prefetch_customers(self, emails: Iterable[str]) -> None:
+        """Before a batch of imports: learn the customers of `emails` in the fewest calls. One lookup
+        per e-mail, or, when the account's customers fit in fewer pages than there are e-mails to
+        look up, all of them listed (the first page tells how many pages there are)."""
+        wanted = {e.strip().lower() for e in emails if e and e.strip()} - set(self._customers) - self._no_customer
+        if len(wanted) < 2:
+            return
+        first, pages = self.katana.customers.first_page()
+        if pages is not None and pages > len(wanted):
+            return                                   # looking each one up is cheaper
+        everyone = list(first) + (list(self.katana.customers.iter(page=2)) if (pages or 1) > 1 else [])
+        oldest: dict[str, Customer] = {}
+        for c in sorted(everyone, key=lambda c: c.id):
+            if c.email:
+                oldest.setdefault(c.email.strip().lower(), c)
+        self._customers.update({k: v for k, v in oldest.items()})
+        self._no_customer.update(wanted - set(oldest))
+
     def remember_customer(self, email: str, customer: Customer) -> None:
         self._customers[email.strip().lower()] = customer
+        self._no_customer.discard(email.strip().lower())
 
     def tax_rate(self, rate: Decimal) -> TaxRate | None:
         """The oldest Katana tax rate of this percentage. An account has a handful of rates: they are

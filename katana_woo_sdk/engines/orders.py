@@ -90,8 +90,15 @@ def read_orders(ctx: RunContext, store: StoreConfig, *, full: bool = True) -> Or
     since = _parse(cursor) - timedelta(minutes=opts.overlap_minutes) if cursor else opts.since
     walked: dict[int, WooOrder] = {}
     newest = None
-    for order in walk_modified(woo, tuple(opts.statuses) if full else (), since):
-        walked[order.id] = order
+    open_orders = None
+    if full and since is None and set(opts.statuses) <= set(OPEN):
+        # A first run without `orders.since`: every open order is listed for the book anyway, and the
+        # import candidates are among them; one listing serves both.
+        open_orders = _open(woo)
+        walked = {o.id: o for o in open_orders if o.status in opts.statuses}
+    else:
+        walked = {o.id: o for o in walk_modified(woo, tuple(opts.statuses) if full else (), since)}
+    for order in walked.values():
         if order.date_modified_gmt and (newest is None or order.date_modified_gmt > newest):
             newest = order.date_modified_gmt
     # The walk overlaps the last one: an order seen then, in the same version, is no change now.
@@ -100,9 +107,9 @@ def read_orders(ctx: RunContext, store: StoreConfig, *, full: bool = True) -> Or
                     if seen.get(str(o.id)) != (o.date_modified_gmt.isoformat() if o.date_modified_gmt else None))
     held = {oid: e for oid, e in ctx.state.ledger(store.name, status="held").items() if oid not in walked}
     book = order_book.load(ctx.state, store)
-    open_orders = None
     if full:
-        open_orders = tuple(woo.orders.iter(statuses=OPEN))
+        if open_orders is None:
+            open_orders = _open(woo)
         book = {o.id: o for o in open_orders}
     # Held orders are tried again on every run (a SKU added in Katana or in the store lifts a hold
     # without the order changing), read by id 100 a call: a URL stays short however many are held.
@@ -127,6 +134,12 @@ def keep_book(ctx: RunContext, store: StoreConfig, facts: OrderFacts) -> int:
     keep = [o for o in facts.uncommitted
             if o.status in OPEN or (o.status in store.orders.statuses and o.status == "completed")]
     return order_book.save(ctx.state, store, [o for o in keep if not is_committed(ctx, store, o.id)])
+
+
+def _open(woo) -> tuple[WooOrder, ...]:
+    """Every open order, read as a keyset walk (an order changing meanwhile cannot push another off
+    a page unread), each once."""
+    return tuple({o.id: o for o in walk_modified(woo, OPEN, None)}.values())
 
 
 def read_changed(ctx: RunContext, store: StoreConfig, since: datetime) -> tuple[WooOrder, ...]:
