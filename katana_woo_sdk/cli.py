@@ -379,8 +379,7 @@ def _cmd_wait(args: argparse.Namespace) -> int:
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    from .history import parse_since, read_history
-    from .state import State
+    from .history import history_from_file, parse_since
     config = _config_only(args)
     _check_stores(config, [args.store] if args.store else [], args.config)
     try:
@@ -388,13 +387,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     except ValueError:
         raise CliError(f"--since {args.since!r}: give an ISO date or time (2025-01-31, 2025-01-31T08:00Z) "
                        f"or an age (90m, 12h, 7d)") from None
-    path = Path(config.state.path)
-    if not path.exists():
-        history = read_history(None, store=args.store, since=since, message=f"no state yet at {path}: run apply first")
-    else:
-        with State(path) as state:
-            history = read_history(state, store=args.store, since=since, limit=args.limit)
-    _emit(history, args)
+    _emit(history_from_file(config, store=args.store, since=since, limit=args.limit), args)
     return 0
 
 

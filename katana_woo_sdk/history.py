@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping
 
 from ._views import Rendered
+from .config import Config
 from .plan import to_jsonable
 from .state import ActionRecord, RunRecord, State
 
-__all__ = ["RunEntry", "History", "read_history", "parse_since", "run_summary", "logged_after", "scan_actions",
+__all__ = ["RunEntry", "History", "read_history", "history_from_file", "parse_since", "run_summary", "logged_after", "scan_actions",
            "RUN_SCAN"]
 
 RUN_SCAN = 5000     # runs searched at most, newest first (a run every 15 minutes: about 7 weeks)
@@ -154,6 +156,17 @@ def read_history(state: State | None, *, store: str | None = None, since: dateti
         out.append(RunEntry(record.id, record.command, record.config_hash, record.started_at, record.finished_at,
                             record.outcome, stores, outcomes, kinds, calls))
     return History(tuple(out), store, since, True, message)
+
+
+def history_from_file(config: Config, *, store: str | None = None, since: datetime | None = None,
+                      limit: int = 50) -> History:
+    """The history from the config's state, opened only if it exists (never created), as
+    `conditions.status_from_file` opens it for status: no credentials needed."""
+    path = Path(config.state.path)
+    if not path.exists():
+        return read_history(None, store=store, since=since, message=f"no state yet at {path}: run apply first")
+    with State(path) as state:
+        return read_history(state, store=store, since=since, limit=limit)
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:
