@@ -190,3 +190,29 @@ def test_the_run_log_keeps_each_sku_written(world):
     (initial,) = [a for a in state.actions(1) if a.kind == "stock.initial_import"]
     assert initial.after["levels"] and initial.after["result"]["rows"] == len(initial.after["levels"])
     assert set(initial.before) == set(initial.after["levels"])
+
+
+def test_a_correction_right_after_the_writes_is_in_the_run_log_and_the_sku_story(tmp_path, monkeypatch):
+    """An order placed in the instant before a write is overwritten by it; the level is lowered right
+    after. That write too is in the run log, with its before and after, and `explain sku` lists it."""
+    with sandbox.start(dataset=None, katana_rate=None) as sb:
+        sb.katana.add_location("A", is_primary=True)
+        sb.katana.add_variant("W1", sales_price="10.00")
+        sb.katana.set_stock("W1", "A", 10)
+        shop = sb.add_store("shop-a")
+        shop.add_product("W1", "Widget", "10.00", stock=2)
+        real, sold = shop.server.dispatch, []
+
+        def dispatch(request):
+            if request.method == "POST" and request.path.endswith("/batch") and not sold:
+                sold.append(shop.place_order([("W1", 1)]))        # 2 -> 1, then the write sets 10
+            return real(request)
+        monkeypatch.setattr(shop.server, "dispatch", dispatch)
+        with make_runner(sb, tmp_path, {"shop-a": {"location": "A"}}) as runner:
+            runner.apply()
+            assert shop.stock_of("W1") == 9
+            [correction] = [a for a in runner.state.actions(1) if a.kind == "stock.correct"]
+            assert correction.before == {"W1": 10} and correction.after["pushed"] == {"W1": 9}
+            story = runner.explain_sku("W1")
+            assert [(p.kind, p.before, p.after) for p in story.figure("shop-a").pushes] == [
+                ("stock.push", 2, 10), ("stock.correct", 10, 9)]
