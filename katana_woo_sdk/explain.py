@@ -269,6 +269,8 @@ class SkuFigure:
     last_pushed_at: datetime | None = None
     pushes: tuple[Push, ...] = ()
     note: str = ""                       # why there is no figure, or no push
+    share: int | None = None             # the store's slice where the location's figure is divided
+    allocation: str = ""                 # how that slice was computed (`locations[].allocation`)
 
     @property
     def in_sync(self) -> bool | None:
@@ -338,6 +340,10 @@ def sku_story(sku: str, ctx: RunContext, pending: Pending, stores: Sequence[Stor
             continue
         variant_id = variant_id or fig.variant_ids[0]
         orders = _orders(pending, side.location.id, fig.variant_ids)
+        # A location divided among its stores: the engine's slice, and its own account of it.
+        part = getattr(fig, "allocation", None)
+        if part is not None and getattr(part, "divided", False):
+            base = replace(base, share=getattr(part, "slice", None), allocation=str(part.how()))
         out.append(replace(base, in_stock=fig.in_stock, committed=fig.committed, pending=fig.pending, orders=orders,
                            figure=fig.target, store_quantity=fig.item.stock_quantity, pooled=tuple(fig.variant_ids[1:]),
                            note="" if stock.sync else "stock sync is off for this store: nothing is pushed"))

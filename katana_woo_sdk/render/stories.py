@@ -129,6 +129,8 @@ def _derivation(f: SkuFigure) -> list[Row]:
                  else "no order waiting"))
     for o in f.orders:
         rows.append(("", o.quantity, f"{o.store} #{o.number} ({o.status}, {o.why})"))
+    if f.allocation:
+        rows.append(("this store's slice", f.share, f.allocation))
     rows.append(("- buffer", f.buffer, "safety stock (stock.buffer)"))
     rows.append(("maximum", "none" if f.maximum is None else f.maximum, "cap (stock.maximum)"))
     rows.append(("floor at zero", "yes" if f.floor_zero else "no", "stock.floor_zero; rounded down to whole units"))
