@@ -8,6 +8,7 @@ so one mistake gives one message. It
 * validates and normalises URLs (plain http only for loopback hosts unless allowed),
 * finds duplicate store names, URLs and ``ecommerce_store_name``s, colliding order numbers,
   two initial stock imports into one location, status typos, impossible dates,
+* checks each location's allocation against the stores (in `_config_locations`),
 * reads the secrets from the environment or from files, and collects their values so the
   caller can scrub them from any message (a secret value must never be shown).
 """
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from . import _config_locations
 from . import _config_schema as schema
 
 log = logging.getLogger(__name__)
@@ -473,5 +475,6 @@ def check(data: Any, *, env: Mapping[str, str], base_dir: Path, require_env: boo
     checker = _Checker(data, env, base_dir, require_env, line_of)
     checker.katana()
     checker.stores()
+    _config_locations.check(checker)
     checker.stray_interpolation(data, ())
     return checker.result

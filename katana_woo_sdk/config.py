@@ -35,6 +35,7 @@ from .errors import ConfigError, ConfigIssue
 
 __all__ = [
     "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig", "PlansConfig",
+    "AllocationConfig", "LocationConfig",
     "Config", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
     "dump_effective", "config_schema", "ConfigError", "ConfigIssue",
 ]
@@ -187,6 +188,36 @@ class PlansConfig:
     max_age_minutes: float | None = 1440.0
 
 
+POOLED, SHARE, PRIORITY = "pooled", "share", "priority"
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    """How one location's figure is divided among its stores (`engines.allocation` applies it):
+    `pooled` (each store sees all of it), `share` (`shares`: (store, percent) in the file's order)
+    or `priority` (`priorities`: stores highest first; each but the lowest holds `reserve` units)."""
+
+    mode: str = POOLED
+    shares: tuple[tuple[str, Decimal], ...] = ()
+    priorities: tuple[str, ...] = ()
+    reserve: int = 0
+    subtract_safety_stock: bool = False
+
+    @property
+    def stores(self) -> tuple[str, ...]:
+        """The stores the rule names."""
+        return tuple(name for name, _ in self.shares) if self.mode == SHARE else \
+            self.priorities if self.mode == PRIORITY else ()
+
+
+@dataclass(frozen=True)
+class LocationConfig:
+    """One `locations[]` entry: a Katana location (exact name or id) and its allocation."""
+
+    location: str | int
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
+
+
 @dataclass(frozen=True)
 class Config:
     """A loaded, valid configuration. `config_hash` covers every non-secret effective setting."""
@@ -198,6 +229,16 @@ class Config:
     source: Path | None = None
     config_hash: str = ""
     plans: PlansConfig = field(default_factory=PlansConfig)
+    locations: tuple[LocationConfig, ...] = ()
+
+    def allocation(self, location_id: int, name: str) -> AllocationConfig:
+        """The allocation of a resolved Katana location, found by its id or its exact name
+        (pooled when `locations` does not list it)."""
+        for entry in self.locations:
+            key = entry.location
+            if (isinstance(key, int) and key == location_id) or (isinstance(key, str) and key == name):
+                return entry.allocation
+        return AllocationConfig()
 
     def store(self, name: str) -> StoreConfig:
         """The store called `name` (KeyError listing the known names otherwise)."""
@@ -219,6 +260,10 @@ class Config:
         settings = {"url": store.url, "ecommerce_store_name": store.ecommerce_store_name,
                     "location": store.location, "orders": _jsonable(store.orders),
                     "stock": _jsonable(store.stock)}
+        # A division naming the store changes its figures; absent, the hash is what it always was.
+        divided = [_jsonable(entry) for entry in self.locations if name in entry.allocation.stores]
+        if divided:
+            settings["allocation"] = divided
         return _sha256(settings)[:12]
 
     def __repr__(self) -> str:
@@ -385,8 +430,18 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
     plans = data.get("plans") or {}
     age = plans.get("max_age_minutes", _config_schema.default("plans", "max_age_minutes"))
     config = Config(version=data["version"], katana=katana_config, stores=tuple(stores), state=state_config,
-                    source=source, plans=PlansConfig(None if age is None else float(age)))
+                    source=source, plans=PlansConfig(None if age is None else float(age)),
+                    locations=tuple(_location(entry) for entry in data.get("locations") or ()))
     return replace(config, config_hash=_sha256(_settings(config)))
+
+
+def _location(entry: dict) -> LocationConfig:
+    raw = entry.get("allocation") or {}
+    return LocationConfig(entry["location"], AllocationConfig(
+        mode=raw.get("mode", POOLED),
+        shares=tuple((name, Decimal(str(percent))) for name, percent in (raw.get("shares") or {}).items()),
+        priorities=tuple(raw.get("priorities") or ()), reserve=int(raw.get("reserve", 0)),
+        subtract_safety_stock=bool(raw.get("subtract_safety_stock", False))))
 
 
 def _jsonable(value: Any) -> Any:
@@ -422,10 +477,13 @@ def _store_settings(store: StoreConfig) -> dict:
 
 def _settings(config: Config) -> dict:
     """The non-secret effective settings that `config_hash` covers (not where secrets come from)."""
-    return {"version": config.version,
-            "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
-            "stores": [_store_settings(store) for store in config.stores],
-            "state": _jsonable(config.state), "plans": _jsonable(config.plans)}
+    out = {"version": config.version,
+           "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
+           "stores": [_store_settings(store) for store in config.stores],
+           "state": _jsonable(config.state), "plans": _jsonable(config.plans)}
+    if config.locations:   # absent, the hash of every existing config stays what it was
+        out["locations"] = _jsonable(config.locations)
+    return out
 
 
 def dump_effective(config: Config) -> dict:

@@ -18,8 +18,10 @@ def env_name(store: str) -> str:
 
 
 def config_text(stores: Mapping[str, Mapping[str, Any]], *, state_path: Path, rate: int = 6000,
-                period: float = 60.0, defaults: Mapping[str, Any] | None = None) -> str:
-    """YAML for `stores` = {name: {location: ..., orders: {...}, stock: {...}}} on the sandbox."""
+                period: float = 60.0, defaults: Mapping[str, Any] | None = None,
+                extra: Mapping[str, Any] | None = None) -> str:
+    """YAML for `stores` = {name: {location: ..., orders: {...}, stock: {...}}} on the sandbox;
+    `extra`: more top-level keys (e.g. `locations`)."""
     doc: dict[str, Any] = {
         "version": 1,
         "katana": {"base_url": "${KATANA_BASE_URL}", "api_key_env": "KATANA_API_KEY",
@@ -34,6 +36,7 @@ def config_text(stores: Mapping[str, Mapping[str, Any]], *, state_path: Path, ra
                  "consumer_key_env": f"WOO_{env_name(name)}_KEY", "consumer_secret_env": f"WOO_{env_name(name)}_SECRET"}
         entry.update(opts)
         doc["stores"].append(entry)
+    doc.update(extra or {})
     return yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -100,12 +103,16 @@ class Shoppers:
     every `every` seconds, until stopped. Records each order placed (store, WooCommerce order)."""
 
     def __init__(self, sandbox, stores, skus, *, every: float = 0.01, seed: int = 7, max_qty: int = 2,
-                 statuses=("processing", "processing", "processing", "on-hold"), limit: int = 400):
+                 statuses=("processing", "processing", "processing", "on-hold"), limit: int = 400,
+                 attempts: int | None = None):
+        """`attempts`: stop by itself after that many checkouts (placed or refused), so a test can wait
+        for a fixed amount of shopping (`join`) and get the same orders on every run."""
         import random
         import threading
 
         self.sandbox, self.stores, self.skus = sandbox, list(stores), list(skus)
         self.every, self.max_qty, self.statuses, self.limit = every, max_qty, tuple(statuses), limit
+        self.attempts = attempts
         self.random = random.Random(seed)
         self.placed: list[tuple[str, dict]] = []
         self.placed_at: list[tuple[str, dict, float]] = []   # with time.monotonic() once it exists
@@ -115,7 +122,8 @@ class Shoppers:
         self._thread = threading.Thread(target=self._run, name="shoppers", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.is_set() and len(self.placed) < self.limit:
+        while not self._stop.is_set() and len(self.placed) < self.limit and \
+                (self.attempts is None or len(self.placed) + self.refused < self.attempts):
             store = self.random.choice(self.stores)
             shop = self.sandbox.stores[store]
             lines = [(sku, self.random.randint(1, self.max_qty)) for sku in self.random.sample(self.skus, 2)]
@@ -140,7 +148,11 @@ class Shoppers:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        self.join()
+
+    def join(self, timeout: float = 10) -> None:
+        """Wait for the thread to end by itself (`attempts`, `limit`) or after `stop`."""
+        self._thread.join(timeout)
         if self.errors:
             raise self.errors[0]
 

@@ -23,6 +23,8 @@ from ..actions import StockPush, StockWriteItem
 from ..config import StockConfig, StoreConfig
 from ..models import InventoryRow, Location, StockWrite, WooProduct
 from ..plan import Action, fingerprint
+from . import allocation
+from .allocation import Slice
 from .context import RunContext, progress
 from .pending import Pending
 
@@ -42,6 +44,7 @@ class ItemFigure:
     committed: Decimal
     pending: Decimal
     target: int
+    allocation: Slice | None = None  # the store's slice of the location's figure, and how it was computed
 
     @property
     def available(self) -> Decimal:
@@ -106,9 +109,9 @@ def figures(ctx: RunContext, store: StoreConfig, location: Location, pending: Pe
         in_stock = sum((r.quantity_in_stock for r in rows), Decimal(0)) + planned
         committed = sum((r.quantity_committed for r in rows), Decimal(0))
         taken = pending.quantity(location.id, members)
-        row = InventoryRow(variant.id, location.id, in_stock, committed)
-        out[item.sku] = ItemFigure(item.sku, item, members, in_stock, committed, taken,
-                                   figure(row, taken, store.stock))
+        # The location's figure becomes this store's slice of it (`engines.allocation`; pooled: all of it).
+        target, share = allocation.slice_of(ctx.config, store, location, in_stock - taken, committed, rows)
+        out[item.sku] = ItemFigure(item.sku, item, members, in_stock, committed, taken, target, share)
     return out
 
 
@@ -161,6 +164,7 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
     if catalog.by_sku:
         notes["store_read_by_sku"] = ("only items whose SKU Katana has at this location were read (the cheaper "
                                       "way); store items unknown to Katana are not listed")
+    notes.update(allocation.plan_notes(found.values(), [w.sku for w in writes]))   # each written SKU's slice
     warning = None
     if not inventory and not adjustments:
         warning = (f"Katana has no inventory rows at {location} yet; nothing pushed to {store.name} (an empty read "

@@ -185,9 +185,10 @@ class KatanaEmulator(Emulator):
             return [v.to_api() for v in self.data.variants.values()]
 
     def set_stock(self, sku_or_variant_id: str | int, location: int | str, quantity: Any, *,
-                  expected: Any = None, average_cost: Any = None) -> None:
+                  expected: Any = None, average_cost: Any = None, safety_stock: Any = None) -> None:
         """Set the absolute quantity in stock (not an adjustment: nothing shows in /stock_adjustments;
-        the change is one `SystemGenerated` inventory movement, the emulator's stand-in for a UI edit)."""
+        the change is one `SystemGenerated` inventory movement, the emulator's stand-in for a UI edit).
+        `safety_stock` sets the row's `safety_stock_level` (Katana's reorder point)."""
         with self._lock:
             variant_id, location_id = self._variant(sku_or_variant_id).id, self._location(location).id
             cell = self.data.cell(variant_id, location_id)
@@ -195,6 +196,8 @@ class KatanaEmulator(Emulator):
                 cell.average_cost = dec(average_cost)
             if expected is not None:
                 cell.expected = dec(expected)
+            if safety_stock is not None:
+                cell.safety_stock = dec(safety_stock)
             self.data.move_stock(variant_id, location_id, dec(quantity) - cell.in_stock,
                                  resource_type="SystemGenerated")
 
