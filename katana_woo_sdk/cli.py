@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--time-scale", type=_positive, default=1.0, metavar="X",
                     help="multiplies the emulated Katana's rate-limit window (0.01: 60 requests per 0.6 s); > 0")
     up.set_defaults(func=_cmd_sandbox_up)
+
+    from .rehearsal import add_commands     # `snapshot` and `rehearse` live in their own module
+    add_commands(command)
     return parser
 
 

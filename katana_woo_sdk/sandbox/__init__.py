@@ -7,6 +7,8 @@ anyone who wants to try a config or their own code without touching a real syste
     with sandbox.start() as box:                  # Katana + shop-eu, shop-us, shop-outlet, demo data
         env = box.env()                           # KATANA_BASE_URL, KATANA_API_KEY, WOO_SHOP_EU_URL, ...
         box.katana.inventory_of("TSHIRT-CLASSIC-M", "Main Warehouse")
+    with sandbox.start(snapshot="snapshot.json") as box:   # a copy of real accounts (`katana-woo snapshot`)
+        ...
 
 The emulators are independent re-implementations of both APIs (`katana_emulator`,
 `woo_emulator`); this package imports nothing else of `katana_woo_sdk`, so it cannot share a
@@ -15,11 +17,12 @@ repr; `serve` prints them on purpose, since they only open this local sandbox.
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import sys
 import threading
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from .katana_emulator import KatanaEmulator
 
@@ -103,15 +106,23 @@ def _new_store(name: str) -> Any:
 
 
 def start(dataset: str | None = "demo", *, time_scale: float = 1.0, katana_rate: int | None = 60,
-          stores: Sequence[str] | None = None) -> Sandbox:
+          stores: Sequence[str] | None = None,
+          snapshot: str | os.PathLike | Mapping[str, Any] | None = None) -> Sandbox:
     """Start Katana and the stores on free loopback ports and load `dataset` ("demo" or None).
 
     `stores` names extra (empty) stores; the demo dataset always has shop-eu, shop-us and
     shop-outlet. `katana_rate` is Katana's limit per 60 s (None: no limit); `time_scale`
     multiplies the limit's window (0.01: 60 requests per 0.6 s), for fast tests of throttling.
+    `snapshot` (a file written by `katana-woo snapshot`, or its data) replaces the dataset: Katana
+    and one store per snapshot store hold what the real accounts held, with the same ids (see
+    `_snapshot` for the format).
     """
     if dataset is not None and dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)} (or None for empty)")
+    data = None
+    if snapshot is not None:
+        from . import _snapshot
+        data, dataset = _snapshot.read(snapshot), None
     katana = KatanaEmulator(rate=katana_rate, time_scale=time_scale).start()
     box = Sandbox(katana)
     try:
@@ -120,6 +131,11 @@ def start(dataset: str | None = "demo", *, time_scale: float = 1.0, katana_rate:
         if dataset == "demo":
             from .demo import load_demo
             load_demo(box)
+        if data is not None:
+            _snapshot.seed_katana(katana, data)
+            for entry in data.get("stores") or ():
+                store = box.stores.get(entry["name"]) or box.add_store(entry["name"])
+                _snapshot.seed_store(store, entry)
     except BaseException:
         box.stop()
         raise

@@ -43,6 +43,7 @@ class KatanaData(SalesOrderRules, StockRules):
         self.customers: dict[int, dict[str, Any]] = {}
         self.tax_rates: dict[int, dict[str, Any]] = {}
         self.sales_orders: dict[int, SalesOrder] = {}
+        self.committed_elsewhere: dict[tuple[int, int], Decimal] = {}
         self._init_stock()
         # Indexes (see the module docstring). Keys: SKU of a LIVE variant (Katana keeps those unique);
         # product name; product id -> its variant ids; sales order row id -> order id; order_no -> how
@@ -83,7 +84,9 @@ class KatanaData(SalesOrderRules, StockRules):
         return self.stock.setdefault((variant_id, location_id), StockCell())
 
     def committed(self) -> dict[tuple[int, int], Decimal]:
-        out: dict[tuple[int, int], Decimal] = {}
+        # `committed_elsewhere`: what a snapshot's inventory had committed beyond the orders it copied
+        # (manufacturing orders, orders of other channels), so a seeded cell reads as the real one did.
+        out: dict[tuple[int, int], Decimal] = dict(self.committed_elsewhere)
         for so in self.sales_orders.values():
             if so.deleted_at is None and so.status == OPEN:
                 for row in so.rows:

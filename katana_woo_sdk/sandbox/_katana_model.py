@@ -146,11 +146,12 @@ class Variant:
     config: dict[str, str] = field(default_factory=dict)
     name: str | None = None            # the admin's label; not an API field
     deleted_at: datetime | None = None
+    kind: str = "product"              # the API's `type`: product | material | service (a snapshot's own)
 
     def to_api(self) -> dict[str, Any]:
         out = {"id": self.id, "sku": self.sku, "sales_price": num(self.sales_price),
                 "purchase_price": num(self.purchase_price), "product_id": self.product_id, "material_id": None,
-                "type": "product", "internal_barcode": None, "registered_barcode": None,
+                "type": self.kind, "internal_barcode": None, "registered_barcode": None,
                 "supplier_item_codes": [], "lead_time": None, "minimum_order_quantity": None,
                 "config_attributes": [{"config_name": k, "config_value": v} for k, v in self.config.items()],
                 "custom_fields": [], "created_at": iso(self.created_at), "updated_at": iso(self.created_at),

@@ -229,7 +229,7 @@ def order_json(catalog: Catalog, order: Order, base: str, *, dp: int = 2) -> dic
         "transaction_id": order.transaction_id, "customer_ip_address": "", "customer_user_agent": "",
         "created_via": order.created_via, "customer_note": order.customer_note,
         "date_completed": ctx.local(order.completed), "date_paid": ctx.local(order.paid), "cart_hash": "",
-        "number": str(order.id), "meta_data": [dict(m) for m in order.meta_data],
+        "number": order.number or str(order.id), "meta_data": [dict(m) for m in order.meta_data],
         "line_items": [_line_json(catalog, li, dp) for li in order.line_items],
         "tax_lines": [{**t, "tax_total": money(t["tax_total"], dp), "shipping_tax_total": money(t["shipping_tax_total"], dp),
                        "meta_data": []} for t in order.tax_lines],

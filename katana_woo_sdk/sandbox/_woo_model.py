@@ -212,6 +212,7 @@ class Order:
     stock_reduced: bool = False          # `_order_stock_reduced`
     recorded_sales: bool = False         # `_recorded_sales`
     trashed_from: str | None = None
+    number: str | None = None            # shown as `number`; None: the id (a sequential-number plugin sets it)
 
 
 BILLING_KEYS = ("first_name", "last_name", "company", "address_1", "address_2", "city", "state", "postcode",
