@@ -34,7 +34,7 @@ from . import _config_schema as schema
 log = logging.getLogger(__name__)
 
 PathT = tuple[Any, ...]
-INTERPOLATED = ("katana.base_url", "stores[].url")
+INTERPOLATED = ("katana.base_url", "stores[].url", "state.url")
 CORE_STATUSES = tuple(schema.node("stores", "orders", "statuses")["items"]["anyOf"][0]["enum"])
 ORDER_NO_FIELDS = ("store", "number", "id")
 _SINCE = re.compile(schema.node("stores", "orders", "since")["pattern"])
@@ -67,6 +67,9 @@ class Result:
     api_key: str | None = None
     api_key_source: str = ""
     stores: dict[int, StoreResult] = field(default_factory=dict)
+    state_url: str | None = None           # resolved by `_config_state` (a PostgreSQL state)
+    state_password: str | None = None
+    state_password_source: str = ""
 
 
 def is_loopback(host: str) -> bool:
@@ -462,19 +465,24 @@ class _Checker:
             for index, item in enumerate(value):
                 self.stray_interpolation(item, path + (index,))
         elif isinstance(value, str) and "${" in value:
-            if path == ("katana", "base_url") or (len(path) == 3 and path[0] == "stores" and path[2] == "url"):
+            if path in (("katana", "base_url"), ("state", "url")) or \
+                    (len(path) == 3 and path[0] == "stores" and path[2] == "url"):
                 return
-            self.problem(path, "${...} interpolation works only in katana.base_url and stores[].url; "
-                               "secrets are named with the *_env properties", False)
+            self.problem(path, "${...} interpolation works only in katana.base_url, stores[].url and "
+                               "state.url; secrets are named with the *_env properties", False)
 
 
-def check(data: Any, *, env: Mapping[str, str], base_dir: Path, require_env: bool, line_of) -> Result:
-    """Run every semantic check on schema-shaped (possibly partly invalid) `data`."""
+def check(data: Any, *, env: Mapping[str, str], base_dir: Path, require_env: bool, line_of,
+          also: tuple = ()) -> Result:
+    """Run every semantic check on schema-shaped (possibly partly invalid) `data`; `also` are more
+    checks, each called with the checker (`config` passes `_config_state.check`)."""
     if not isinstance(data, dict):
         return Result()
     checker = _Checker(data, env, base_dir, require_env, line_of)
     checker.katana()
     checker.stores()
+    for step in also:
+        step(checker)
     _config_locations.check(checker)
     checker.stray_interpolation(data, ())
     return checker.result

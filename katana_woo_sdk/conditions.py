@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from .actions import LocationRef
 from .config import Config, StoreConfig
@@ -123,13 +122,13 @@ def read_status(config: Config, state: State, *, now: datetime | None = None,
 def status_from_file(config: Config, *, now: datetime | None = None,
                      stale_after: timedelta | None = DEFAULT_STALE_AFTER) -> Status:
     """The status from the config's state file, opened only if it exists (never created)."""
-    path = Path(config.state.path)
-    if not path.exists():
+    state = State.existing(config.state)  # a SQLite file or a PostgreSQL schema; never created here
+    if state is None:
         now = now or datetime.now(timezone.utc)
         stores = tuple(StoreStatus(s.name, None, (), config_hash=config.store_hash(s.name)) for s in config.stores)
         return Status(stores, None, None, now, stale_after, state_found=False,
-                      message=f"no state yet at {path}: run apply first")
-    with State(path) as state:
+                      message=f"no state yet at {config.state.where}: run apply first")
+    with state:
         return read_status(config, state, now=now, stale_after=stale_after)
 
 

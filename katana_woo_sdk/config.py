@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import _config_checks as checks
-from . import _config_schema
+from . import _config_schema, _config_state
 from ._config_yaml import format_path, parse
 from .errors import ConfigError, ConfigIssue
 
@@ -174,10 +174,37 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    """Where the local SQLite state lives (absolute) and how long to wait for its lock."""
+    """Where the state lives and how long to wait for its locks: a SQLite file (`path`, absolute), or
+    a PostgreSQL database (`url`, never with a password; `path` is then None) with its `password`
+    (from `password_env` / `password_file`; None leaves it to libpq) and the `schema` of its tables.
+    `State.from_config` opens either."""
 
-    path: Path
+    path: Path | None
     lock_timeout_seconds: float = 0.0
+    url: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    password_source: str = ""  # "env:VAR", "file:/abs/path", or "" (libpq's PGPASSWORD / ~/.pgpass)
+    schema: str = "katana_woo"
+
+    @property
+    def backend(self) -> str:
+        """"postgresql" with a `url`, else "sqlite"."""
+        return "postgresql" if self.url else "sqlite"
+
+    @property
+    def where(self) -> str:
+        """The state as messages show it: its file, or its URL (never with a password) and schema."""
+        return str(self.path) if self.url is None else f"{self.url} schema {self.schema}"
+
+    def settings(self) -> dict:
+        """The non-secret settings, as `config_hash` and `validate --json` show them (a SQLite
+        config's exactly as before the PostgreSQL backend existed, so its hash did not change)."""
+        if self.url is None:
+            return {"path": str(self.path), "lock_timeout_seconds": self.lock_timeout_seconds}
+        return {"url": self.url, "schema": self.schema, "lock_timeout_seconds": self.lock_timeout_seconds}
+
+    def __repr__(self) -> str:  # the settings of the backend in use; the password never
+        return "StateConfig(" + ", ".join(f"{k}={v!r}" for k, v in self.settings().items()) + ")"
 
 
 @dataclass(frozen=True)
@@ -360,7 +387,7 @@ def _analyse(text: str, filename: str, base_dir: Path, env: Mapping[str, str], r
             return mark.line if mark else "?"
 
         result = checks.check(doc.data, env=env, base_dir=base_dir, require_env=require_env,
-                              line_of=line_of)
+                              line_of=line_of, also=(_config_state.check,))
         found.extend(result.problems)
         secrets = result.secret_values
     located = [(p.path, p.message, p.mark) for p in doc.problems]  # YAML problems know their place
@@ -422,11 +449,16 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
             credentials_source=resolved.credentials_source,
         ))
     state = data.get("state") or {}
-    state_path = Path(state.get("path", _config_schema.default("state", "path"))).expanduser()
-    state_config = StateConfig(
-        path=Path(os.path.abspath(base_dir / state_path)),
-        lock_timeout_seconds=float(state.get("lock_timeout_seconds", 0)),
-    )
+    timeout = float(state.get("lock_timeout_seconds", 0))
+    if result.state_url:
+        state_config = StateConfig(
+            path=None, lock_timeout_seconds=timeout, url=result.state_url,
+            password=Secret(result.state_password) if result.state_password else None,
+            password_source=result.state_password_source,
+            schema=state.get("schema", _config_schema.default("state", "schema")))
+    else:
+        state_path = Path(state.get("path", _config_schema.default("state", "path"))).expanduser()
+        state_config = StateConfig(path=Path(os.path.abspath(base_dir / state_path)), lock_timeout_seconds=timeout)
     plans = data.get("plans") or {}
     age = plans.get("max_age_minutes", _config_schema.default("plans", "max_age_minutes"))
     config = Config(version=data["version"], katana=katana_config, stores=tuple(stores), state=state_config,
@@ -480,7 +512,7 @@ def _settings(config: Config) -> dict:
     out = {"version": config.version,
            "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
            "stores": [_store_settings(store) for store in config.stores],
-           "state": _jsonable(config.state), "plans": _jsonable(config.plans)}
+           "state": config.state.settings(), "plans": _jsonable(config.plans)}
     if config.locations:   # absent, the hash of every existing config stays what it was
         out["locations"] = _jsonable(config.locations)
     return out
@@ -496,6 +528,9 @@ def dump_effective(config: Config) -> dict:
     out["source"] = str(config.source) if config.source else None
     out["config_hash"] = config.config_hash
     out["katana"].update(api_key_source=config.katana.api_key_source, api_key_set=config.katana.api_key is not None)
+    if config.state.url:
+        out["state"].update(password_source=config.state.password_source,
+                            password_set=config.state.password is not None)
     for entry, store in zip(out["stores"], config.stores):
         entry.update(credentials_source=store.credentials_source,
                      credentials_set=store.consumer_key is not None and store.consumer_secret is not None,

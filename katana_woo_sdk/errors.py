@@ -13,8 +13,8 @@ the config loader raises `ConfigError`, the runner raises `ReconcileError`s::
      │    ├── RateLimitedError        429 (.retry_after)
      │    ├── ServerError             5xx
      │    └── UnexpectedResponseError a non-JSON answer (a host's HTML captcha, a proxy's error page)
-     ├── StateError                   the local SQLite state cannot be used
-     │    └── StateLockedError        another runner holds the state lock
+     ├── StateError                   the state (SQLite or PostgreSQL) cannot be used
+     │    └── StateLockedError        another runner holds the state's or a store's lock
      └── ReconcileError               the runner cannot reconcile a store
           ├── MappingError            its location is unknown, ambiguous, deleted or not for sales
           ├── StaleActionError        a saved plan's precondition no longer holds

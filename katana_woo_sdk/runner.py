@@ -70,7 +70,7 @@ class Runner:
         closed by the runner and should share `calls` so plans and reports can count them."""
         self.config = config
         self.calls = calls if calls is not None else CallCounter()
-        self.state = state if state is not None else State(config.state.path)
+        self.state = state if state is not None else State.from_config(config.state)
         self._own_katana, self._own_woo = katana is None, woo is None
         if katana is None:
             key = config.katana.api_key.reveal() if config.katana.api_key else ""

@@ -2,15 +2,29 @@
 on it, and small queries of the emulators' state."""
 from __future__ import annotations
 
+import hashlib
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
 from katana_woo_sdk.config import load_config_text
 from katana_woo_sdk.runner import Runner
+
+
+# Set by tests/_postgres.py for the `[postgresql]` run of a test: a session database's URL. Each state
+# a test names (its `state_path`) is then an empty schema of its own in that database (STATE_SCHEMA).
+STATE_URL: str | None = None
+STATE_SCHEMA: Callable[[Path], str] = lambda path: "s_" + hashlib.sha256(str(path).encode()).hexdigest()[:20]
+
+
+def state_block(state_path: Path) -> dict[str, Any]:
+    """The config's `state:` for a test's state: its SQLite file, or (see STATE_URL) a PostgreSQL schema."""
+    if STATE_URL is None:
+        return {"path": str(state_path)}
+    return {"url": STATE_URL, "schema": STATE_SCHEMA(state_path)}
 
 
 def env_name(store: str) -> str:
@@ -27,7 +41,7 @@ def config_text(stores: Mapping[str, Mapping[str, Any]], *, state_path: Path, ra
         "katana": {"base_url": "${KATANA_BASE_URL}", "api_key_env": "KATANA_API_KEY",
                    "rate_limit": {"requests": rate, "period_seconds": period}},
         "stores": [],
-        "state": {"path": str(state_path)},
+        "state": state_block(state_path),
     }
     if defaults:
         doc["defaults"] = dict(defaults)

@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+pytest_plugins = ["_postgres"]  # a PostgreSQL server, and the runner tests on both state backends
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 

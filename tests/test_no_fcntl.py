@@ -55,7 +55,7 @@ def test_every_module_imports_without_fcntl(tmp_path):
     assert done.returncode == 0, done.stderr
     imported = set(done.stdout.split())
     assert imported == _modules_on_disk(), "pkgutil should find exactly the modules on disk"
-    assert {"katana_woo_sdk.runner", "katana_woo_sdk.cli", "katana_woo_sdk._state_lock"} <= imported
+    assert {"katana_woo_sdk.runner", "katana_woo_sdk.cli", "katana_woo_sdk.state._filelock"} <= imported
 
 
 def _modules_on_disk() -> set[str]:

@@ -1,4 +1,9 @@
-"""katana_woo_sdk.state: migrations, records, run log and the cross-process lock."""
+"""katana_woo_sdk.state: migrations, records, run log and the cross-process lock.
+
+Every test of the records takes the `state` fixture, which runs it on both backends: a SQLite file
+and a fresh schema of the session's PostgreSQL database (`tests/_postgres.py`). The tests of the
+SQLite file itself (WAL, file locks) are here; PostgreSQL's own (migrations in a schema, advisory
+locks, leases) are in test_state_postgres.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,8 +20,8 @@ from pathlib import Path
 import filelock
 import pytest
 
-from katana_woo_sdk import state as state_module
-from katana_woo_sdk._state_lock import StateLock
+from katana_woo_sdk.state import migrations as state_migrations
+from katana_woo_sdk.state._filelock import StateLock
 from katana_woo_sdk.errors import StateError, StateLockedError
 from katana_woo_sdk.state import (
     MIGRATIONS, SCHEMA_VERSION, Condition, LedgerEntry, MappingRecord, RunRecord, State,
@@ -43,9 +48,14 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def state(tmp_path, clock):
-    with State(tmp_path / "state" / "kw.db", clock=clock) as s:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request, tmp_path, clock):
+    if request.param == "sqlite":
+        target, options = tmp_path / "state" / "kw.db", {}
+    else:
+        target, options = request.getfixturevalue("pg_url"), {"schema": request.getfixturevalue("pg_schema")}
+    with State(target, clock=clock, **options) as s:
+        assert s.backend == request.param
         yield s
 
 
@@ -114,8 +124,8 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     path = tmp_path / "kw.db"
     State(path).close()
     broken = (*MIGRATIONS, "CREATE TABLE half_done (a); INSERT INTO no_such_table VALUES (1);")
-    monkeypatch.setattr(state_module, "MIGRATIONS", broken)
-    monkeypatch.setattr(state_module, "SCHEMA_VERSION", len(broken))
+    monkeypatch.setattr(state_migrations, "MIGRATIONS", broken)
+    monkeypatch.setattr(state_migrations, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StateError, match="no such table: no_such_table"):
         State(path)
     monkeypatch.undo()

@@ -1,12 +1,15 @@
-"""Conversions between the state's records and SQLite rows, and the run log's JSON.
+"""Conversions between the state's records and rows, and the run log's JSON: one row format for
+SQLite and PostgreSQL alike.
 
-Callers: `state` (`State` writes records with `_cell`, reads them back with `_record`, checks enum
-columns with `_choice`, serialises the run log with `_dumps`), `_state_schema` and `_state_lock`
-(`_iso` timestamps). Private: the row format is whatever the migrations in `_state_schema` say.
+Callers: `state._core` (`State` writes records with `_cell`, reads them back with `_record`, checks
+enum columns with `_choice`, serialises the run log with `_dumps`), `migrations`, the backends and
+`_filelock` (`_iso` timestamps). Private: the row format is whatever `migrations` says.
 
 Column names are the record field names, so a record maps to a row field by field. Timestamps are
-aware UTC datetimes in Python, fixed-width ISO 8601 strings in SQL; `before`/`after`/`summary` are
-JSON text; an order's `lines_qty` is JSON with Decimal quantities kept as exact strings.
+aware UTC datetimes in Python, fixed-width ISO 8601 strings in SQL (TEXT in both backends, so that a
+state copied from one to the other is the same text, byte for byte); `before`/`after`/`summary` are
+JSON text, never PostgreSQL's jsonb, which would reorder keys; an order's `lines_qty` is JSON with
+Decimal quantities kept as exact strings.
 """
 from __future__ import annotations
 

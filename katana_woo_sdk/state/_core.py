@@ -1,33 +1,10 @@
-"""The runner's local state: one SQLite file beside the config.
+"""`State`: the one interface to the runner's state, whichever backend holds it.
 
-Callers: `runner` (lock, mapping history, cursors, conditions, run log), the engines (order ledger,
-last-pushed stock, initial-import records) and people in notebooks inspecting what happened::
-
-    with State("state/katana-woo.db") as state, state.lock(owner="katana-woo apply"):
-        run_id = state.start_run("apply", config_hash)
-        ...
-
-What lives here is *memory*, never *truth*. Everything that must not happen twice (a sales order per
-Woo order, an initial stock adjustment per store and location) is keyed in Katana by a natural key
-and looked up there before it is created; the ledger and import records only let the engines skip
-that lookup. Deleting the state therefore costs speed (lookups, a full stock push, lost history),
-never correctness.
-
-Nothing secret is stored: no method takes a credential, holder info beside the lock names a pid, a
-host and a command without its arguments, and dataclasses logged as before/after are serialised
-from their repr-visible fields only, the fields the project already guarantees are safe to show.
-
-Storage: stdlib `sqlite3`, WAL journal (readers never block the one writer), writes in
-`BEGIN IMMEDIATE` transactions, a 30 s busy timeout for other processes. The schema is versioned by
-`MIGRATIONS` (script *i* brings the file to version *i + 1*); opening an older file migrates it,
-a newer one is refused. Timestamps are aware UTC datetimes in Python, ISO 8601 strings in SQL.
+Callers: `katana_woo_sdk.state` re-exports `State` (its public face); the runner, the engines,
+`conditions`, `moves`, `locks` and `state.transfer` use it. Every method is written once, here, in
+the SQL both backends speak (`?` placeholders, `INSERT ... ON CONFLICT`); a backend (`sqlite.py`,
+`postgres.py`) opens and migrates the store, runs statements and transactions, and locks.
 One connection per State, shared by threads under an RLock.
-
-This module is the public face: `State`, its records and constants. The machinery behind it lives
-in private modules that only this one imports: `_state_schema` (the migrations, opening the file,
-write transactions), `_state_lock` (the OS file lock and `LockHolder`) and `_state_rows` (records to rows
-and back, the run log's JSON). Names are re-exported here, so `katana_woo_sdk.state` stays the one
-import path.
 """
 from __future__ import annotations
 
@@ -35,186 +12,124 @@ import contextlib
 import dataclasses
 import logging
 import os
-import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from ._state_lock import LockHolder, StateLock
-from ._state_rows import _cell, _choice, _cols, _dumps, _iso, _record, _utc
-from ._state_schema import MIGRATIONS, SCHEMA_VERSION, open_database, transaction
-from .errors import StateError, StateLockedError
+from ..errors import StateError
+from ._rows import _cell, _choice, _cols, _dumps, _iso, _record, _utc
+from .lease import Lease
+from .postgres import DEFAULT_SCHEMA, PgTarget, PostgresBackend, is_url
+from .records import (ACTION_OUTCOMES, CONDITION_STATUSES, LEDGER_STATUSES, ActionRecord, Condition,
+                      InitialImportRecord, LedgerEntry, LockHolder, MappingRecord, PushedRecord, RunRecord)
+from .sqlite import SqliteBackend
 
-__all__ = [
-    "State", "MappingRecord", "LedgerEntry", "PushedRecord", "InitialImportRecord", "Condition",
-    "RunRecord", "ActionRecord", "LockHolder", "MIGRATIONS", "SCHEMA_VERSION",
-    "LEDGER_STATUSES", "CONDITION_STATUSES", "ACTION_OUTCOMES",
-]
-
-log = logging.getLogger(__name__)  # the private _state_* modules log here too
+log = logging.getLogger(__package__)
 _R = TypeVar("_R")
-# State.lock() raises it, and it was importable from here before the lock moved to `_state_lock`.
-_REEXPORTED = (StateLockedError,)
 
-LEDGER_STATUSES = ("imported", "held", "skipped")
-CONDITION_STATUSES = ("True", "False", "Unknown")
-ACTION_OUTCOMES = ("applied", "skipped", "failed", "held", "planned")
+# The primary key of each table written by upsert: `INSERT ... ON CONFLICT (key) DO UPDATE`, which
+# SQLite (3.24+) and PostgreSQL both understand.
+_KEYS = {"order_ledger": ("store", "woo_order_id"), "pushed_stock": ("store", "sku"),
+         "initial_imports": ("store", "location_id"), "conditions": ("store", "type"),
+         "cursors": ("store", "name")}
 
-
-# --- records -------------------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class MappingRecord:
-    """A period during which `store` was mapped to a Katana location; `valid_to` None = current."""
-    store: str
-    location_id: int
-    location_name: str
-    valid_from: datetime
-    valid_to: datetime | None
-    config_hash: str
-    reason: str = ""
-
-    @property
-    def is_current(self) -> bool:
-        return self.valid_to is None
-
-
-@dataclasses.dataclass(frozen=True)
-class LedgerEntry:
-    """What the order engine did with one Woo order. `State.ledger_put` maintains `first_seen`,
-    `updated_at` and `attempts` (how many times the order was held); values passed in are ignored."""
-    store: str
-    woo_order_id: int
-    woo_number: str | None
-    status: str  # one of LEDGER_STATUSES
-    sales_order_id: int | None = None
-    order_no: str | None = None
-    location_id: int | None = None
-    reason: str | None = None
-    lines_qty: dict[str, Decimal] | None = None  # sku -> quantity, as imported
-    first_seen: datetime | None = None
-    updated_at: datetime | None = None
-    attempts: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class PushedRecord:
-    """The last stock quantity written to a store for one SKU."""
-    store: str
-    sku: str
-    quantity: int
-    pushed_at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class InitialImportRecord:
-    """The stock adjustment that imported a store's initial stock into a Katana location."""
-    store: str
-    location_id: int
-    adjustment_number: str
-    adjustment_id: int | None
-    at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-    """A Kubernetes-style status condition of a store (type "Synced", status "False", reason ...)."""
-    type: str
-    status: str  # one of CONDITION_STATUSES
-    reason: str
-    message: str
-    last_transition: datetime  # when `status` last changed
-    observed_config_hash: str
-    updated_at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class RunRecord:
-    """One runner invocation; `finished_at`/`outcome` stay None while it runs (or if it died)."""
-    id: int
-    command: str
-    config_hash: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-    summary: dict[str, Any] | None
-
-
-@dataclasses.dataclass(frozen=True)
-class ActionRecord:
-    """One action of a run; `before`/`after` read back as plain JSON (Decimal, datetime as strings)."""
-    id: int
-    run_id: int
-    store: str
-    kind: str
-    target: str
-    before: Any
-    after: Any
-    outcome: str  # one of ACTION_OUTCOMES
-    message: str
-    at: datetime
-
-
-
-# --- the state -----------------------------------------------------------------------------------
 
 class State:
-    """The local SQLite state; a context manager (or call `close()`).
+    """The runner's state in SQLite (a file, the default) or PostgreSQL (shared by many machines).
 
-    `clock` gives the aware "now" stamped on records; `sleep` is what `lock(timeout=...)` waits with
-    between attempts. Both are seams for tests.
+    A context manager (or call `close()`)::
+
+        State("state/katana-woo.db")                       # SQLite file, created and migrated
+        State("postgresql://kw@db:5432/kw", password=Secret(...), schema="shop_eu")
+        State.from_config(config.state)                    # whichever the config names
+        State.in_memory()                                  # throw-away, for tests and notebooks
+
+    The password of a PostgreSQL state is passed apart (or left to libpq's PGPASSWORD / ~/.pgpass),
+    never in the URL. `clock` gives the aware "now" stamped on records; `sleep` is what a SQLite
+    `lock(timeout=...)` waits with between attempts (PostgreSQL waits on the server). Both are seams
+    for tests.
     """
 
     def __init__(self, path: str | os.PathLike[str], *,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 sleep: Callable[[float], None] = time.sleep):
-        self._path: Path | None = None if str(path) == ":memory:" else Path(path)
+                 sleep: Callable[[float], None] = time.sleep, password: Any = None,
+                 schema: str = DEFAULT_SCHEMA):
         self._clock, self._sleep = clock, sleep
         self._mutex = threading.RLock()  # one connection, shared by the runner's threads
-        self._schema_version = 0
-        self._conn: sqlite3.Connection | None = None
-        self._lock_impl = StateLock(self.lock_path, self._name, sleep=sleep)
-        # MIGRATIONS and SCHEMA_VERSION are read here, at call time, so that patching them on this
-        # module (as the tests do to rehearse a failing migration) reaches the migration.
-        self._conn, self._schema_version = open_database(
-            self._path, self._name, self._now, migrations=MIGRATIONS, version=SCHEMA_VERSION)
+        self._closed = False
+        if is_url(path):
+            self._db: SqliteBackend | PostgresBackend = PostgresBackend(
+                PgTarget(str(path), password, schema), now=self._now)
+        else:
+            self._db = SqliteBackend(None if str(path) == ":memory:" else Path(path), now=self._now, sleep=sleep)
 
     @classmethod
     def in_memory(cls, **kwargs: Any) -> State:
         """A throw-away state for tests and notebooks; its `lock()` excludes within this object only."""
         return cls(":memory:", **kwargs)
 
+    @classmethod
+    def from_config(cls, config: Any, **kwargs: Any) -> State:
+        """The state a config's `state:` block names (a `config.StateConfig`): its PostgreSQL `url`
+        (with its password and schema) when it has one, else its SQLite `path`."""
+        if getattr(config, "url", None):
+            return cls(config.url, password=config.password, schema=config.schema, **kwargs)
+        return cls(config.path, **kwargs)
+
+    @classmethod
+    def existing(cls, config: Any, **kwargs: Any) -> State | None:
+        """The state a config's `state:` block names if it exists already, else None: nothing is
+        created (no file, no schema), for commands that only read the state (`status`, `history`)."""
+        if getattr(config, "url", None):
+            if not PgTarget(config.url, config.password, config.schema).has_state():
+                return None
+        elif not Path(config.path).exists():
+            return None
+        return cls.from_config(config, **kwargs)
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._db.kind
+
     @property
     def path(self) -> Path | None:
-        """The database file, or None for an in-memory state."""
-        return self._path
+        """The SQLite file; None for an in-memory or a PostgreSQL state."""
+        return self._db.path
+
+    @property
+    def url(self) -> str | None:
+        """A PostgreSQL state's URL, without any password; None for SQLite."""
+        return self._db.name if isinstance(self._db, PostgresBackend) else None
 
     @property
     def lock_path(self) -> Path | None:
-        return None if self._path is None else self._path.with_name(self._path.name + ".lock")
+        """The SQLite state's lock file; None in memory and for PostgreSQL (advisory locks)."""
+        return self._db.lock_path if isinstance(self._db, SqliteBackend) else None
 
     @property
     def schema_version(self) -> int:
-        return self._schema_version
+        return self._db.schema_version
 
     @property
-    def _name(self) -> str:
-        return str(self._path) if self._path is not None else ":memory:"
+    def name(self) -> str:
+        """The state as messages show it: the file, ":memory:", or the URL without password."""
+        return self._db.name
 
     def __repr__(self) -> str:
-        closed = ", closed" if self._conn is None else ""
-        return f"State({self._name!r}, schema_version={self._schema_version}{closed})"
+        closed = ", closed" if self._closed else ""
+        return f"State({self._db.describe()}, schema_version={self._db.schema_version}{closed})"
 
     def close(self) -> None:
         with self._mutex:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if not self._closed:
+                self._closed = True
+                self._db.close()
 
     def __enter__(self) -> State:
         return self
@@ -227,50 +142,55 @@ class State:
     def _now(self) -> datetime:
         return _utc(self._clock())
 
-    def _live(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StateError(f"state {self._name} is closed")
-        return self._conn
+    def _live(self) -> SqliteBackend | PostgresBackend:
+        if self._closed:
+            raise StateError(f"state {self.name} is closed")
+        return self._db
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction. IMMEDIATE takes the write lock first, so reads inside it stay true."""
-        with self._mutex, transaction(self._live(), self._name) as conn:
+    def _tx(self) -> Iterator[Any]:
+        """A write transaction, one writer at a time: reads inside it stay true until it commits."""
+        with self._mutex, self._live().transaction() as conn:
             yield conn
 
     def _query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         with self._mutex:
+            db = self._live()
             try:
-                return self._live().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StateError(f"state {self._name}: {exc}") from exc
+                return db.query(sql, params)
+            except db.errors as exc:
+                raise StateError(f"state {self.name}: {exc}") from exc
 
     def _select(self, cls: type[_R], table: str, tail: str = "", params: tuple | list = ()) -> list[_R]:
         return [_record(cls, row) for row in self._query(f"SELECT {_cols(cls)} FROM {table} {tail}", params)]
 
     @staticmethod
-    def _put(conn: sqlite3.Connection, table: str, record: Any, verb: str = "INSERT OR REPLACE",
-             **extra: Any) -> None:
+    def _put(conn: Any, table: str, record: Any, *, upsert: bool = True, **extra: Any) -> None:
         cells = dict(extra)
         cells.update((f.name, _cell(f.name, getattr(record, f.name))) for f in dataclasses.fields(record))
-        conn.execute(f"{verb} INTO {table} ({', '.join(cells)}) VALUES ({', '.join('?' * len(cells))})",
-                     tuple(cells.values()))
+        _write(conn, table, cells, upsert=upsert)
 
-    # -- lock -------------------------------------------------------------------------------------
+    # -- locks ------------------------------------------------------------------------------------
 
     def lock(self, *, timeout: float = 0.0, owner: str = "",
              poll_interval: float = 0.1) -> contextlib.AbstractContextManager[LockHolder]:
         """The exclusive right to apply, across processes: `with state.lock(owner="katana-woo apply"):`.
 
-        An OS file lock on `<db>.lock` (flock on POSIX, LockFileEx on Windows, through `filelock`),
-        which the OS releases if the holder dies: it is never stale. Who holds it is written to
-        `<db>.lock.holder`.
-        Tries every `poll_interval` s for up to `timeout` s, then raises StateLockedError naming the
-        holder (also on its `.holder`). Not re-entrant. `owner` is the command *without* arguments
-        (default: the program name), as the holder file is readable by others.
+        SQLite: an OS file lock on `<db>.lock` (flock on POSIX, LockFileEx on Windows, through
+        `filelock`), which the OS releases if the holder dies, with who holds it in
+        `<db>.lock.holder`: one machine. PostgreSQL: a session-level advisory lock on a connection of
+        its own, which the server releases when that connection ends: any number of machines.
+        Waits up to `timeout` s (SQLite: trying every `poll_interval` s; PostgreSQL: on the server,
+        taking the lock the moment it is free), then raises StateLockedError naming the holder (also
+        on its `.holder`). Not re-entrant. `owner` is the command *without* arguments
+        (default: the program name), as other users may read it.
         """
-        return self._lock_impl.hold(timeout, owner or Path(sys.argv[0] or "python").name, poll_interval,
-                                    self._now)
+        return self._live().lock(timeout, owner or Path(sys.argv[0] or "python").name, poll_interval, self._now)
+
+    def lease(self, name: str = "run", *, owner: str = "") -> Lease:
+        """A `Lease` called `name` on this state: the right of one `katana-woo run` replica to work,
+        which a hot standby waits for and takes over when the holder dies (see `state.lease`)."""
+        return Lease(self._live().lease_lock(name), name, owner or Path(sys.argv[0] or "python").name, self._now)
 
     # -- mapping history --------------------------------------------------------------------------
 
@@ -295,7 +215,7 @@ class State:
             conn.execute("UPDATE mapping_history SET valid_to = ? WHERE store = ? AND valid_to IS NULL",
                          (_iso(now), store))
             record = MappingRecord(store, int(location_id), location_name, now, None, config_hash, reason)
-            self._put(conn, "mapping_history", record, verb="INSERT")
+            self._put(conn, "mapping_history", record, upsert=False)
         return record
 
     def mapping_history(self, store: str | None = None) -> list[MappingRecord]:
@@ -390,8 +310,8 @@ class State:
             if value is None:
                 conn.execute("DELETE FROM cursors WHERE store = ? AND name = ?", (store, name))
             else:
-                conn.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?)",
-                             (store, name, str(value), _iso(self._now())))
+                _write(conn, "cursors", {"store": store, "name": name, "value": str(value),
+                                         "updated_at": _iso(self._now())})
 
     # -- applied plans ----------------------------------------------------------------------------
 
@@ -405,8 +325,8 @@ class State:
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM applied_plans WHERE plan_id = ?", (str(plan_id),)).fetchone():
                 return False
-            conn.execute("INSERT INTO applied_plans (plan_id, config_hash, applied_at) VALUES (?, ?, ?)",
-                         (str(plan_id), config_hash, _iso(self._now())))
+            _write(conn, "applied_plans", {"plan_id": str(plan_id), "config_hash": config_hash,
+                                           "applied_at": _iso(self._now())}, upsert=False)
         return True
 
     # -- conditions -------------------------------------------------------------------------------
@@ -438,8 +358,8 @@ class State:
 
     def start_run(self, command: str, config_hash: str) -> int:
         with self._tx() as conn:
-            return int(conn.execute("INSERT INTO runs (command, config_hash, started_at) VALUES (?, ?, ?)",
-                                    (command, config_hash, _iso(self._now()))).lastrowid)
+            return self._db.insert_id(conn, "INSERT INTO runs (command, config_hash, started_at) VALUES (?, ?, ?)",
+                                      (command, config_hash, _iso(self._now())))
 
     def log_action(self, run_id: int, store: str, kind: str, target: str, before: Any, after: Any,
                    outcome: str, message: str = "") -> None:
@@ -449,7 +369,7 @@ class State:
         before_json, after_json = _dumps(before), _dumps(after)
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-                raise StateError(f"state {self._name}: no run {run_id}; call start_run() first")
+                raise StateError(f"state {self.name}: no run {run_id}; call start_run() first")
             conn.execute("INSERT INTO actions (run_id, store, kind, target, before, after, outcome, message, "
                          "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (run_id, store, kind, str(target),
                          before_json, after_json, outcome, message, _iso(self._now())))
@@ -459,7 +379,7 @@ class State:
         with self._tx() as conn:
             if conn.execute("UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
                             (_iso(self._now()), outcome, summary_json, run_id)).rowcount == 0:
-                raise StateError(f"state {self._name}: no run {run_id}; call start_run() first")
+                raise StateError(f"state {self.name}: no run {run_id}; call start_run() first")
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """The latest runs, newest first."""
@@ -469,3 +389,13 @@ class State:
         """A run's actions in the order they were logged."""
         return self._select(ActionRecord, "actions", "WHERE run_id = ? ORDER BY id", (run_id,))
 
+
+
+def _write(conn: Any, table: str, cells: Mapping[str, Any], *, upsert: bool = True) -> None:
+    """Insert a row of `cells`; with `upsert`, replace the row of the same primary key (`_KEYS`)."""
+    sql = f"INSERT INTO {table} ({', '.join(cells)}) VALUES ({', '.join('?' * len(cells))})"
+    if upsert:
+        keys = _KEYS[table]
+        sql += (f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in cells if c not in keys))
+    conn.execute(sql, tuple(cells.values()))

@@ -1,9 +1,10 @@
-"""A cross-process lock on a file, and who holds it: the exclusive right to apply.
+"""A cross-process lock on a file, and who holds it: the exclusive right to apply, on one machine.
 
-Callers: `state`, whose every `State` owns a `StateLock` on `<db>.lock` and hands out
-`StateLock.hold` from its public `lock()` (`state` re-exports `LockHolder`, which
-`StateLockedError.holder` carries to the runner). Nothing here knows about SQLite: the same class
-locks any path, e.g. one lock file per store in a shared lock directory (`kind="store"`).
+Callers: `state.sqlite`, whose every SQLite `State` owns a `StateLock` on `<db>.lock` and hands out
+`StateLock.hold` from the public `State.lock()` and `State.lease()`, and `locks`, which takes one per
+store in a shared lock directory (`kind="store"`) when the state is SQLite. `StateLockedError.holder`
+carries a `LockHolder` to the runner. Nothing here knows about SQLite: the same class locks any path.
+A PostgreSQL state locks with advisory locks instead (`state.postgres`), which work across machines.
 
 Two files, side by side:
 
@@ -28,7 +29,6 @@ records go to the `katana_woo_sdk.state` logger, like the rest of the state.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -42,25 +42,13 @@ from pathlib import Path
 # Windows has no fcntl. filelock picks the OS lock at import: flock on POSIX, LockFileEx on Windows.
 import filelock
 
-from ._state_rows import _iso
-from .errors import StateError, StateLockedError
+from ..errors import StateError, StateLockedError
+from ._rows import _iso
+from .records import LockHolder
 
-log = logging.getLogger(f"{__package__}.state")
+log = logging.getLogger(__package__)
 
 HOLDER_SUFFIX = ".holder"
-
-
-@dataclasses.dataclass(frozen=True)
-class LockHolder:
-    """Who holds (or held) the lock."""
-    pid: int
-    host: str
-    started_at: datetime | None
-    command: str
-
-    def describe(self) -> str:
-        since = f" since {self.started_at.isoformat(timespec='seconds')}" if self.started_at else ""
-        return f"pid {self.pid} on {self.host} ({self.command or 'unknown command'}){since}"
 
 
 class StateLock:
@@ -89,6 +77,11 @@ class StateLock:
     def holder_path(self) -> Path | None:
         """The file naming the holder, beside the lock file: `<path>.holder`."""
         return None if self._path is None else self._path.with_name(self._path.name + HOLDER_SUFFIX)
+
+    def alive(self) -> bool:
+        """Whether a lock taken by `hold` is still held: yes while its `with` lasts, since only the
+        holder's death releases an OS file lock (a `Lease` asks; a PostgreSQL lock can be lost)."""
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float, owner: str, poll_interval: float,
