@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="multiplies the emulated Katana's rate-limit window (0.01: 60 requests per 0.6 s); > 0")
     up.set_defaults(func=_cmd_sandbox_up)
 
+    from .cli_state import add_state_command  # `katana-woo state migrate`, in a module of its own
+    add_state_command(sub, common)
+
     from .rehearsal import add_commands     # `snapshot` and `rehearse` live in their own module
     add_commands(command)
     return parser
