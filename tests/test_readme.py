@@ -184,15 +184,17 @@ def test_the_gitops_workflow_is_well_formed():
     assert "katana-woo validate" in runs(plan) and re.search(r"katana-woo plan .*--markdown", runs(plan))
     assert "gh pr comment" in runs(plan) and plan["permissions"]["pull-requests"] == "write"
     assert "katana-woo apply" in runs(apply)
-    # state persisted between runs, on the path the README tells the config to use
-    uses = [step.get("uses", "") for step in apply["steps"]]
-    assert any(u.startswith("actions/cache/restore") for u in uses)
-    assert any(u.startswith("actions/cache/save") for u in uses)
+    # the state is a PostgreSQL database (state.url), not a CI cache that can be evicted
+    uses = [step.get("uses", "") for job in (plan, apply) for step in job["steps"]]
+    assert not any(u.startswith("actions/cache") for u in uses)
+    for job in (plan, apply):
+        assert any("KATANA_WOO_STATE_PASSWORD" in (step.get("env") or {}) for step in job["steps"])
+    assert "[postgres]" in workflow["env"]["INSTALL"]
     # credentials come from the secret store only, and only into the steps that run katana-woo
     for job in (plan, apply):
         for step in job["steps"]:
             for name, value in (step.get("env") or {}).items():
-                if name.startswith(("KATANA_API", "WOO_")):
+                if name.startswith(("KATANA_API", "KATANA_WOO_STATE", "WOO_")):
                     assert value == f"${{{{ secrets.{name} }}}}"
                     assert "katana-woo" in step.get("run", "")
     assert "secrets." not in yaml.safe_dump(workflow.get("env", {}))
