@@ -216,3 +216,22 @@ def test_a_correction_right_after_the_writes_is_in_the_run_log_and_the_sku_story
             story = runner.explain_sku("W1")
             assert [(p.kind, p.before, p.after) for p in story.figure("shop-a").pushes] == [
                 ("stock.push", 2, 10), ("stock.correct", 10, 9)]
+
+
+def test_explain_a_sku_whose_location_is_divided_among_its_stores(tmp_path):
+    """With `locations[].allocation` the figure is the store's slice: the story says which, and how."""
+    with sandbox.start(dataset=None, katana_rate=None) as sb:
+        sb.katana.add_location("A", is_primary=True)
+        sb.katana.add_variant("W1", sales_price="10.00")
+        sb.katana.set_stock("W1", "A", 17)
+        for name in ("shop-a", "shop-b"):
+            sb.add_store(name).add_product("W1", "Widget", "10.00", stock=0)
+        rule = {"locations": [{"location": "A", "allocation": {"mode": "share",
+                                                                "shares": {"shop-a": 60, "shop-b": 40}}}]}
+        with make_runner(sb, tmp_path, {"shop-a": {"location": "A"}, "shop-b": {"location": "A"}},
+                         extra=rule) as runner:
+            story = runner.explain_sku("W1")
+    a, b = story.figure("shop-a"), story.figure("shop-b")
+    assert (a.figure, a.share, b.figure, b.share) == (10, 10, 7, 7)
+    assert "share 60 % of 17 units" in a.allocation and "slices shop-a 10, shop-b 7" in a.allocation
+    assert "this store's slice" in str(story) and "share 40 % of 17 units" in str(story)
