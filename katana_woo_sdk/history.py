@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping
 
 from ._views import Rendered
@@ -162,10 +161,11 @@ def history_from_file(config: Config, *, store: str | None = None, since: dateti
                       limit: int = 50) -> History:
     """The history from the config's state, opened only if it exists (never created), as
     `conditions.status_from_file` opens it for status: no credentials needed."""
-    path = Path(config.state.path)
-    if not path.exists():
-        return read_history(None, store=store, since=since, message=f"no state yet at {path}: run apply first")
-    with State(path) as state:
+    state = State.existing(config.state)  # a SQLite file or a PostgreSQL schema; never created here
+    if state is None:
+        return read_history(None, store=store, since=since,
+                            message=f"no state yet at {config.state.where}: run apply first")
+    with state:
         return read_history(state, store=store, since=since, limit=limit)
 
 
