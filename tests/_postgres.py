@@ -149,14 +149,16 @@ def schema_pool(pg_database):
 @pytest.fixture(autouse=True)
 def state_backend(request):
     """"sqlite", or "postgresql" with `_harness` writing PostgreSQL states (see the module doc)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend != "postgresql":   # every other test: nothing to set, nothing imported
+        yield backend
+        return
     import _harness
 
-    backend = getattr(request, "param", "sqlite")
     default = _harness.STATE_SCHEMA
-    if backend == "postgresql":
-        pool = request.getfixturevalue("schema_pool")
-        pool.start_test()
-        _harness.STATE_URL, _harness.STATE_SCHEMA = pool.url, pool.schema_for
+    pool = request.getfixturevalue("schema_pool")
+    pool.start_test()
+    _harness.STATE_URL, _harness.STATE_SCHEMA = pool.url, pool.schema_for
     try:
         yield backend
     finally:
