@@ -35,7 +35,7 @@ from .errors import ConfigError, ConfigIssue
 
 __all__ = [
     "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig", "PlansConfig",
-    "AllocationConfig", "LocationConfig",
+    "ReconcileConfig", "AllocationConfig", "LocationConfig",
     "Config", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
     "dump_effective", "config_schema", "ConfigError", "ConfigIssue",
 ]
@@ -246,6 +246,13 @@ class LocationConfig:
 
 
 @dataclass(frozen=True)
+class ReconcileConfig:
+    """How often a full reconcile runs between incremental ones (None: only when it must)."""
+
+    full_every_hours: float | None = 24.0
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded, valid configuration. `config_hash` covers every non-secret effective setting."""
 
@@ -256,6 +263,7 @@ class Config:
     source: Path | None = None
     config_hash: str = ""
     plans: PlansConfig = field(default_factory=PlansConfig)
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     locations: tuple[LocationConfig, ...] = ()
 
     def allocation(self, location_id: int, name: str) -> AllocationConfig:
@@ -463,6 +471,7 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
     age = plans.get("max_age_minutes", _config_schema.default("plans", "max_age_minutes"))
     config = Config(version=data["version"], katana=katana_config, stores=tuple(stores), state=state_config,
                     source=source, plans=PlansConfig(None if age is None else float(age)),
+                    reconcile=ReconcileConfig(_hours(data)),
                     locations=tuple(_location(entry) for entry in data.get("locations") or ()))
     return replace(config, config_hash=_sha256(_settings(config)))
 
@@ -474,6 +483,12 @@ def _location(entry: dict) -> LocationConfig:
         shares=tuple((name, Decimal(str(percent))) for name, percent in (raw.get("shares") or {}).items()),
         priorities=tuple(raw.get("priorities") or ()), reserve=int(raw.get("reserve", 0)),
         subtract_safety_stock=bool(raw.get("subtract_safety_stock", False))))
+
+
+def _hours(data: dict) -> float | None:
+    every = (data.get("reconcile") or {}).get("full_every_hours",
+                                                _config_schema.default("reconcile", "full_every_hours"))
+    return None if every is None else float(every)
 
 
 def _jsonable(value: Any) -> Any:
@@ -513,6 +528,8 @@ def _settings(config: Config) -> dict:
            "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
            "stores": [_store_settings(store) for store in config.stores],
            "state": config.state.settings(), "plans": _jsonable(config.plans)}
+    if config.reconcile != ReconcileConfig():   # the default leaves every existing config's hash as it was
+        out["reconcile"] = _jsonable(config.reconcile)
     if config.locations:   # absent, the hash of every existing config stays what it was
         out["locations"] = _jsonable(config.locations)
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -242,8 +243,11 @@ class RunContext:
         tells everything, store-only SKUs included. Reading by SKU (`GET /products?sku=A,B,...`
         returns products and variations alike, 100 SKUs a call, for every product SKU the location's
         inventory names) costs fewer calls on a large catalogue but reads only what Katana knows. The
-        listing is used while it costs at most one call more than reading by SKU; its cost is learnt
-        from the first page's `X-WP-TotalPages` (that page is kept) and then from the state.
+        listing is used while it costs at most one call more than reading by SKU. Its cost is its
+        pages, learnt from the first page's `X-WP-TotalPages`, plus the variations' lookups, estimated
+        as the SKUs of Katana products with several variants (a variable product in the store, as
+        Katana's own integration maps them); after a listing the state keeps what it really cost.
+        When reading by SKU wins, the first page's simple products are not asked for again.
         `complete` asks for everything (the initial import needs every item): a listing with each
         variable product's variations.
         """
@@ -251,20 +255,26 @@ class RunContext:
         if cached is not None and (not complete or cached.complete):
             return cached
         woo = self.woo[store.name]
-        wanted = sorted(s for s, v in self.location_variants(location_id).items() if v.type != "material")
+        variants = self.location_variants(location_id)
+        wanted = sorted(s for s, v in variants.items() if v.type != "material")
         by_sku_calls = -(-len(wanted) // SKU_CHUNK)
         known = self.state.get_cursor(store.name, CATALOG_SIZE_CURSOR)
         first: list[WooProduct] = []
         if complete or known is None:
             first, pages = woo.products.first_page()
-            listing = pages if pages is not None else 1 + (len(first) >= 100)
+            siblings = Counter(v.product_id for v in variants.values() if v.product_id is not None)
+            likely_variations = sum(1 for s in wanted if siblings.get(variants[s].product_id, 0) > 1)
+            list_pages = pages if pages is not None else 1 + (len(first) >= 100)
+            listing = list_pages + -(-likely_variations // SKU_CHUNK)
         else:
-            listing = int(known)
+            list_pages = listing = int(known)
         if not complete and listing > by_sku_calls + 1:
-            found = woo.products.by_skus(wanted)
+            wanted_set = set(wanted)
+            have = {p.sku: p for p in first if p.sku in wanted_set and p.type != "variable"}
+            found = {**have, **woo.products.by_skus([s for s in wanted if s not in have])}
             self._catalog[store.name] = Catalog(tuple(found.values()), by_sku=True)
             return self._catalog[store.name]
-        more = not first or (listing > 1 if listing else len(first) >= 100)
+        more = not first or (list_pages > 1 if list_pages else len(first) >= 100)
         rest = (woo.products.iter(page=2) if first else woo.products.iter()) if more else iter(())
         # Page 2 read after page 1: an item that slid across the boundary meanwhile comes twice.
         items = list({p.id: p for p in [*first, *progress(rest, desc=f"{store.name} products",
@@ -273,13 +283,20 @@ class RunContext:
         if complete:
             for product in variable:
                 items.extend(woo.variations.iter(product.id))
-        elif variable:
+        lookups = 0
+        if not complete and variable:
             # Variations by SKU: only those whose SKU the location's inventory names matter here.
             missing = sorted(set(wanted) - {p.sku for p in items if p.sku})
             owned = {v for p in variable for v in p.variations}
+            lookups = -(-len(missing) // SKU_CHUNK)
             items.extend(p for p in woo.products.by_skus(missing).values() if p.is_variation and p.id in owned)
+        if complete:
+            # What a listing without the variations' listings would have cost: their lookups by SKU.
+            wanted_set = set(wanted)
+            lookups = -(-sum(1 for p in items if p.is_variation and p.sku in wanted_set) // SKU_CHUNK)
         if self._keep:
-            self.state.set_cursor(store.name, CATALOG_SIZE_CURSOR, str(-(-sum(not p.is_variation for p in items) // 100)))
+            pages_read = -(-sum(not p.is_variation for p in items) // 100)
+            self.state.set_cursor(store.name, CATALOG_SIZE_CURSOR, str(pages_read + lookups))
         self._catalog[store.name] = Catalog(tuple(items), by_sku=False, complete=complete)
         return self._catalog[store.name]
 

@@ -25,12 +25,15 @@ from ..models import InventoryRow, Location, StockWrite, WooProduct
 from ..plan import Action, fingerprint
 from . import allocation
 from .allocation import Slice
-from .context import RunContext, progress
+from .context import RunContext, StockView, progress
 from .pending import Pending
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 50   # how many SKUs a note lists before "and N more"
+# Notes about the whole catalogue: an incremental run, which reads only the changed items, leaves them out.
+CATALOGUE_NOTES = ("katana_only_skus", "katana_only_count", "store_only_skus", "store_only_count",
+                   "items_without_sku")
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,13 @@ def without_own_sku(item: WooProduct, parent_skus: Mapping[int, str]) -> bool:
 
 
 def figures(ctx: RunContext, store: StoreConfig, location: Location, pending: Pending,
-            adjustments: Mapping[int, Decimal] | None = None) -> dict[str, ItemFigure]:
+            adjustments: Mapping[int, Decimal] | None = None, *, view: StockView | None = None
+            ) -> dict[str, ItemFigure]:
     """SKU -> figure for every stock-managed store item with a Katana variant and an inventory row
-    at the location (or an in-stock change this run's initial import plans: `adjustments`)."""
-    variants = ctx.location_variants(location.id)
-    inventory = ctx.inventory(location.id)
-    catalog = ctx.catalog(store, location.id)
+    at the location (or an in-stock change this run's initial import plans: `adjustments`), among
+    the items of `view` (default: all of them, `RunContext.stock_view`)."""
+    view = view or ctx.stock_view(store, location.id)
+    variants, inventory, catalog = view.variants, view.rows, view.catalog
     pools = parent_pools(catalog, variants)
     parents = catalog.parent_skus()
     adjustments = adjustments or {}
@@ -116,15 +120,15 @@ def figures(ctx: RunContext, store: StoreConfig, location: Location, pending: Pe
 
 
 def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: Pending,
-              adjustments: Mapping[int, Decimal] | None = None) -> StockPlan:
-    """The writes that bring the store to its figures (only the items whose level differs)."""
+              adjustments: Mapping[int, Decimal] | None = None, *, view: StockView | None = None) -> StockPlan:
+    """The writes that bring the store to its figures (only the items whose level differs), among
+    the items of `view` (default: all of them; an incremental run passes the changed ones)."""
     if not store.stock.sync:
         return StockPlan()
-    variants = ctx.location_variants(location.id)
-    inventory = ctx.inventory(location.id)
-    catalog = ctx.catalog(store, location.id)
+    view = view or ctx.stock_view(store, location.id)
+    variants, inventory, catalog = view.variants, view.rows, view.catalog
     parents = catalog.parent_skus()
-    found = figures(ctx, store, location, pending, adjustments)
+    found = figures(ctx, store, location, pending, adjustments, view=view)
     writes: list[StockWriteItem] = []
     unmanaged, parent_managed, store_only, no_row, no_own_sku, no_sku = [], [], [], [], [], 0
     store_skus = set()
@@ -153,7 +157,8 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
         if item.stock_quantity != fig.target:
             writes.append(StockWriteItem(item.sku, item.id, item.parent_id if item.is_variation else None,
                                          item.stock_quantity, fig.target))
-    katana_only = sorted(s for s, v in variants.items() if s not in store_skus and (v.type in (None, "product")))
+    katana_only = sorted(s for s, v in variants.items() if s not in store_skus and (v.type in (None, "product"))) \
+        if view.complete else []
     notes: dict[str, Any] = {
         "katana_only_skus": katana_only[:LIST_LIMIT], "katana_only_count": len(katana_only),
         "store_only_skus": store_only[:LIST_LIMIT], "store_only_count": len(store_only),
@@ -161,12 +166,16 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
         "variations_without_sku": no_own_sku, "items_without_sku": no_sku,
         "in_sync": sum(1 for f in found.values() if f.item.stock_quantity == f.target),
     }
-    if catalog.by_sku:
+    if not view.complete:
+        # Only the changed items were read: notes about the whole catalogue would be wrong.
+        notes = {k: v for k, v in notes.items() if k not in CATALOGUE_NOTES}
+        notes["incremental"] = f"{len(catalog)} changed items looked at; the others keep their last pushed level"
+    elif catalog.by_sku:
         notes["store_read_by_sku"] = ("only items whose SKU Katana has at this location were read (the cheaper "
                                       "way); store items unknown to Katana are not listed")
     notes.update(allocation.plan_notes(found.values(), [w.sku for w in writes]))   # each written SKU's slice
     warning = None
-    if not inventory and not adjustments:
+    if view.complete and not inventory and not adjustments:
         warning = (f"Katana has no inventory rows at {location} yet; nothing pushed to {store.name} (an empty read "
                    f"is never pushed as zeros)")
     if not writes:
@@ -251,12 +260,12 @@ def write_push(ctx: RunContext, store: StoreConfig, items: Sequence[StockWriteIt
 
 
 def too_high(ctx: RunContext, store: StoreConfig, location: Location, pending: Pending,
-             written: Mapping[str, int]) -> list[StockWriteItem]:
+             written: Mapping[str, int], *, view: StockView | None = None) -> list[StockWriteItem]:
     """Items whose level is now above their figure: what this run wrote (`written`: SKU -> level),
     else what the store showed when read. An order of the store itself after that only lowers the
     level and the figure alike, so comparing with the known level never raises a level."""
     out = []
-    for sku, fig in figures(ctx, store, location, pending).items():
+    for sku, fig in figures(ctx, store, location, pending, view=view).items():
         known = written.get(sku, fig.item.stock_quantity)
         if known is not None and fig.target < known:
             out.append(StockWriteItem(sku, fig.item.id, fig.item.parent_id if fig.item.is_variation else None,
