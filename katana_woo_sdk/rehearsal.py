@@ -156,7 +156,9 @@ def pointed_at(config: Config, box: Any, data: Mapping[str, Any], state_path: Pa
     katana = dataclasses.replace(config.katana, base_url=box.katana.base_url, api_key=Secret(box.katana.api_key),
                                  rate_limit=RateLimit(requests=100_000, period_seconds=60.0))
     return dataclasses.replace(config, katana=katana, stores=tuple(stores),
-                               state=dataclasses.replace(config.state, path=state_path))
+                               # url=None: a config with a PostgreSQL state rehearses on this file
+                               # too, and takes its store locks here, never in the real database.
+                               state=dataclasses.replace(config.state, path=state_path, url=None))
 
 
 def _levels(runner: Any) -> dict[str, dict[str, int | None]]:
