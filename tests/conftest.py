@@ -1,12 +1,17 @@
-"""Test-wide guards: no test may reach beyond loopback."""
+"""Test-wide guards: no test may reach beyond loopback; the Katana emulator checks its own
+running commitment against its orders on every read (cheap at test sizes, and a drift would
+otherwise only show as a wrong figure somewhere far away)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 
 import pytest
 
 pytest_plugins = ["_postgres"]  # a PostgreSQL server, and the runner tests on both state backends
+
+os.environ.setdefault("KATANA_WOO_SANDBOX_SELFCHECK", "1")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -650,3 +650,20 @@ def test_concurrent_orders_keep_stock_consistent(store):
     for thread in threads:
         thread.join()
     assert store.stock_of("HOT") == 160 and len(store.orders()) == 40
+
+
+# --- WordPress's _fields global --------------------------------------------------------------------
+
+def test_fields_trims_lists_and_objects_as_wordpress_does(store):
+    """`_fields` (a WordPress global WooCommerce honours) keeps only the named keys, of each item of
+    a list and of a single object; a nested key is named with a dot; a key the item lacks is left out."""
+    seed_catalog(store)
+    listed = get(store, "/products", params={"_fields": "id,sku,stock_quantity,no_such_key"}).json()
+    assert listed and all(set(p) == {"id", "sku", "stock_quantity"} for p in listed)
+    by_sku = get(store, "/products", params={"sku": "TSHIRT-S,WIDGET-1", "_fields": "id,sku,parent_id"}).json()
+    assert sorted(p["sku"] for p in by_sku) == ["TSHIRT-S", "WIDGET-1"]
+    assert all(set(p) == {"id", "sku", "parent_id"} for p in by_sku)
+    one = get(store, f"/products/{listed[0]['id']}", params={"_fields": "id,dimensions.width"}).json()
+    assert one == {"id": listed[0]["id"], "dimensions": {"width": ""}}
+    # Without it, the whole item as before.
+    assert {"name", "price", "_links"} <= set(get(store, "/products").json()[0])

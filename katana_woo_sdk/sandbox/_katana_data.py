@@ -4,7 +4,10 @@ Called by `_katana_http` (the API handlers) and `katana_emulator` (the admin hel
 the emulator's one lock. Everything a client can observe derives from a small state: locations,
 products/variants, per-(variant, location) stock cells, customers, tax rates, stock adjustments
 and inventory movements (their rules live in `_katana_stock`) and sales orders (`_katana_orders`).
-`quantity_committed` is computed from the open orders' rows, never stored.
+`quantity_committed` is derived from the open orders' rows: kept as a running total that every
+change to an order updates (`_order_changed`, called by `_touch` and on insertion), so a read
+costs the cells it shows, not the order history. `KATANA_WOO_SANDBOX_SELFCHECK=1` (the test suite
+sets it) recomputes the total from every order on each read and fails loudly on a difference.
 
 The lookups a client leans on are indexed the way Katana's database indexes them, so 10,000
 variants seed and list in seconds: live variants by SKU, products by name, a product's variants,
@@ -13,6 +16,7 @@ through the methods here (and in the two mixins), which keep those indexes curre
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
@@ -23,6 +27,29 @@ from ._katana_orders import SalesOrderRules
 from ._katana_stock import StockRules
 
 # --- the store ------------------------------------------------------------------------------
+
+class _OrderTable(dict):
+    """Sales orders by id; an insertion (`create_sales_order`, a snapshot's seeding) is a change
+    the running commitment counts."""
+
+    def __init__(self, changed: Callable[[int], None]):
+        super().__init__()
+        self._changed = changed
+
+    def __setitem__(self, key: int, value: SalesOrder) -> None:
+        super().__setitem__(key, value)
+        self._changed(key)
+
+
+def _commitment(so: SalesOrder) -> dict[tuple[int, int], Decimal]:
+    """What one order commits: its rows' quantities while it is open and not deleted."""
+    out: dict[tuple[int, int], Decimal] = {}
+    if so.deleted_at is None and so.status == OPEN:
+        for row in so.rows:
+            key = (row.variant_id, row.location_id)
+            out[key] = out.get(key, Decimal(0)) + row.quantity
+    return out
+
 
 class KatanaData(SalesOrderRules, StockRules):
     """All emulated Katana state. Not thread-safe by itself: the emulator holds one RLock."""
@@ -42,7 +69,12 @@ class KatanaData(SalesOrderRules, StockRules):
         self.stock: dict[tuple[int, int], StockCell] = {}
         self.customers: dict[int, dict[str, Any]] = {}
         self.tax_rates: dict[int, dict[str, Any]] = {}
-        self.sales_orders: dict[int, SalesOrder] = {}
+        self.sales_orders: dict[int, SalesOrder] = _OrderTable(self._order_changed)
+        # The running commitment: each order's contribution as last counted, their sum, and the
+        # orders changed since (counted again on the next read).
+        self._commitment_of: dict[int, dict[tuple[int, int], Decimal]] = {}
+        self._commitment: dict[tuple[int, int], Decimal] = {}
+        self._changed_orders: set[int] = set()
         self.committed_elsewhere: dict[tuple[int, int], Decimal] = {}
         self._init_stock()
         # Indexes (see the module docstring). Keys: SKU of a LIVE variant (Katana keeps those unique);
@@ -84,15 +116,41 @@ class KatanaData(SalesOrderRules, StockRules):
         return self.stock.setdefault((variant_id, location_id), StockCell())
 
     def committed(self) -> dict[tuple[int, int], Decimal]:
-        # `committed_elsewhere`: what a snapshot's inventory had committed beyond the orders it copied
-        # (manufacturing orders, orders of other channels), so a seeded cell reads as the real one did.
-        out: dict[tuple[int, int], Decimal] = dict(self.committed_elsewhere)
-        for so in self.sales_orders.values():
-            if so.deleted_at is None and so.status == OPEN:
-                for row in so.rows:
-                    key = (row.variant_id, row.location_id)
-                    out[key] = out.get(key, Decimal(0)) + row.quantity
+        """(variant id, location id) -> quantity committed by open sales orders (and, from a
+        snapshot, `committed_elsewhere`: what the real inventory had committed beyond the orders it
+        copied, manufacturing orders or other channels, so a seeded cell reads as the real one did)."""
+        for so_id in self._changed_orders:
+            for key, qty in self._commitment_of.pop(so_id, {}).items():
+                self._add_commitment(key, -qty)
+            so = self.sales_orders.get(so_id)
+            mine = _commitment(so) if so is not None else {}
+            if mine:
+                self._commitment_of[so_id] = mine
+            for key, qty in mine.items():
+                self._add_commitment(key, qty)
+        self._changed_orders.clear()
+        out = dict(self.committed_elsewhere)
+        for key, qty in self._commitment.items():
+            out[key] = out.get(key, Decimal(0)) + qty
+        if os.environ.get("KATANA_WOO_SANDBOX_SELFCHECK") == "1":
+            recount = dict(self.committed_elsewhere)
+            for so in self.sales_orders.values():
+                for key, qty in _commitment(so).items():
+                    recount[key] = recount.get(key, Decimal(0)) + qty
+            if {k: v for k, v in recount.items() if v} != {k: v for k, v in out.items() if v}:
+                raise AssertionError("the emulator's running commitment drifted from its orders: an order "
+                                     "changed without _touch()")
         return out
+
+    def _order_changed(self, so_id: int) -> None:
+        self._changed_orders.add(so_id)
+
+    def _add_commitment(self, key: tuple[int, int], qty: Decimal) -> None:
+        total = self._commitment.get(key, Decimal(0)) + qty
+        if total:
+            self._commitment[key] = total
+        else:
+            self._commitment.pop(key, None)
 
     # --- serialisers -------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class SalesOrderRules:
         """Stamp a change: now, or 1 ms after the previous stamp if the clock has not moved on."""
         now, previous = self.now(), so.updated_at or so.created_at
         so.updated_at = max(now, previous + timedelta(milliseconds=1))
+        self._order_changed(so.id)          # its commitment is counted again on the next read
         return so.updated_at
 
     def row_api(self, row: SalesOrderRow, so: SalesOrder, committed: dict[tuple[int, int], Decimal]) -> dict:

@@ -71,6 +71,31 @@ class Route:
     methods: dict[str, Handler]
 
 
+def only_fields(body: Any, values: list[str]) -> Any:
+    """WordPress's `_fields` global (`rest_filter_response_fields`): keep only the named keys of the
+    object, or of each object of a list; `a.b` names a nested key. Comma lists and repeats combine."""
+    wanted = [f.strip() for v in values for f in v.split(",") if f.strip()]
+    if not wanted:
+        return body
+
+    def pick(obj: Any) -> Any:
+        if not isinstance(obj, dict):
+            return obj
+        out: dict[str, Any] = {}
+        for name in wanted:
+            head, _, rest = name.partition(".")
+            if head not in obj:
+                continue
+            if rest and isinstance(obj[head], dict):
+                nested = only_fields(obj[head], [rest])
+                out[head] = {**out.get(head, {}), **nested} if isinstance(out.get(head), dict) else nested
+            else:
+                out[head] = obj[head]
+        return out
+
+    return [pick(item) for item in body] if isinstance(body, list) else pick(body)
+
+
 def json_bytes(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).replace("/", "\\/").encode("utf-8")
 
@@ -210,6 +235,9 @@ class WooHttp:
             return self.error(exc, allow=allow)
         headers = {"Allow": allow, "Cache-Control": "no-cache, must-revalidate, max-age=0, no-store, private",
                    "Expires": "Wed, 11 Jan 1984 05:00:00 GMT", **call.headers}
+        fields = request.query.get("_fields")
+        if fields and 200 <= status < 300:
+            body = only_fields(body, fields)
         return self.respond(status, body, headers)
 
     def respond(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

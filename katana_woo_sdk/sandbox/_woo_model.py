@@ -234,6 +234,9 @@ class StoreContext:
         self.offset = timedelta(hours=timezone_offset_hours)
         self.lock = threading.RLock()
 
+    def set_clock(self, clock: Callable[[], Any] | None) -> None:
+        self._clock = clock
+
     def next_id(self) -> int:
         return next(self._ids)
 

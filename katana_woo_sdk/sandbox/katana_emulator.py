@@ -88,6 +88,13 @@ class KatanaEmulator(Emulator):
             self.server.route(method, pattern, handler, name=name)
         self._install_admin_routes()
 
+    def set_clock(self, clock: Callable[[], float] = time.time) -> None:
+        """Replace the business clock the records are stamped with (`created_at`, `updated_at`, the
+        movements'); the rate limiter keeps the clock it was made with. For making a past: history
+        seeded "a day ago", then `set_clock()` back to the wall clock."""
+        with self._lock:
+            self._clock = clock
+
     @property
     def base_url(self) -> str:
         """What a client uses as Katana's base URL (`.../v1`)."""

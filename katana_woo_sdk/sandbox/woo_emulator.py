@@ -126,6 +126,13 @@ class WooEmulator(Emulator):
         except RuntimeError:   # seeding before start(): links get a placeholder host
             return "http://127.0.0.1"
 
+    def set_clock(self, clock: Callable[[], Any] | None = None) -> None:
+        """Replace the store's business clock (order and product dates; a callable returning an aware
+        datetime or epoch seconds); None: the wall clock. OAuth timestamps and the HTTP `Date`
+        header keep the wall clock, as they are the web server's."""
+        with self._ctx.lock:
+            self._ctx.set_clock(clock)
+
     # --- admin API: catalogue ------------------------------------------------------------------
 
     def add_product(self, sku: str, name: str, price: Any, *, stock: int | None = None,
