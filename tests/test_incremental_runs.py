@@ -81,6 +81,37 @@ def test_a_no_change_run_costs_the_same_handful_of_calls_at_any_size(box, tmp_pa
             "woocommerce GET /orders": 3, "woocommerce GET /products": 3}
 
 
+def test_a_bulk_edit_is_read_once_not_by_every_quiet_run_after_it(box, tmp_path):
+    """250 orders completed at once (an admin's bulk action), then nothing: the run after reads them
+    (three pages); the quiet runs after that start their walk at the store's clock of the last one,
+    not at the newest change, and read one page each. (No overlap window here: it re-reads the last
+    ten minutes of changes by default, and this bulk edit is seconds old.)"""
+    skus = seed(box, 5, 0)
+    a = box.stores["shop-a"]
+    placed = [a.place_order([(skus[i % 5], 1)]) for i in range(250)]
+    stores = {name: {**entry, "orders": {"overlap_minutes": 0}} for name, entry in stores_config().items()}
+    with make_runner(box, tmp_path, stores) as runner:
+        assert not runner.apply().has_failures
+        assert all(len(orders_for(box, "shop-a", o["id"])) == 1 for o in placed[:3])
+        for order in placed:
+            a.set_order_status(order["id"], "completed")
+        time.sleep(2)
+        started = datetime.now(timezone.utc).replace(microsecond=0)
+        bulk = runner.apply()
+        assert not bulk.has_failures, str(bulk)
+        assert bulk.calls["woocommerce GET /orders"] >= 3 + 2      # shop-a's three pages, one page each for b, c
+        # The cursor is the store's clock (its `Date`, to the second) when the walk ended, not the
+        # newest change it read (2 s older): with the default overlap, a cursor at the newest change
+        # would have every later run read the bulk edit again, for as long as the store stays quiet.
+        cursor = datetime.fromisoformat(runner.state.get_cursor("shop-a", "orders.modified_after"))
+        assert cursor >= started
+        time.sleep(1.5)            # `modified_after` is to the second: the walk gives one second back
+        quiet = [runner.apply() for _ in range(2)]
+        for report in quiet:
+            assert not report.has_failures and [r for r in report.results] == [], str(report)
+            assert report.calls["woocommerce GET /orders"] == 3     # one per store, whatever the bulk edit was
+
+
 def test_every_kind_of_change_reaches_the_stores_in_an_incremental_run(box, tmp_path):
     skus = seed(box, 30, 0)
     a, b = box.stores["shop-a"], box.stores["shop-b"]

@@ -59,6 +59,7 @@ class OrderFacts:
     uncommitted: tuple[WooOrder, ...] = ()       # the book: stock-taking orders Katana has not committed
     newest_modified: datetime | None = None      # cursor candidate
     read_started: datetime | None = None         # our clock just before the first read
+    store_time: datetime | None = None           # the store's clock (`Date`) at the walk's last answer
     open_orders: tuple[WooOrder, ...] | None = None   # a full run's listing of every open order
     changed: tuple[WooOrder, ...] = ()           # orders the walk returned that the last run had not seen so
     walked: tuple[WooOrder, ...] = ()            # every order the walk since the cursor returned
@@ -98,6 +99,7 @@ def read_orders(ctx: RunContext, store: StoreConfig, *, full: bool = True) -> Or
         walked = {o.id: o for o in open_orders if o.status in opts.statuses}
     else:
         walked = {o.id: o for o in walk_modified(woo, tuple(opts.statuses) if full else (), since)}
+    store_time = woo.server_time
     for order in walked.values():
         if order.date_modified_gmt and (newest is None or order.date_modified_gmt > newest):
             newest = order.date_modified_gmt
@@ -122,7 +124,7 @@ def read_orders(ctx: RunContext, store: StoreConfig, *, full: bool = True) -> Or
     book.update({oid: o for oid, o in walked.items()})
     book.update(candidates)
     return OrderFacts(store.name, tuple(sorted(candidates.values(), key=lambda o: o.id)),
-                      tuple(sorted(book.values(), key=lambda o: o.id)), newest, started, open_orders,
+                      tuple(sorted(book.values(), key=lambda o: o.id)), newest, started, store_time, open_orders,
                       changed, tuple(walked.values()))
 
 
@@ -515,6 +517,11 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     left_out = [by_id[r.action.payload.woo_order_id] for r in results
                 if r.action.kind == "order.import" and r.outcome == SKIPPED and r.action.payload.woo_order_id in by_id]
     cursor = facts.newest_modified
+    if facts.store_time is not None and (cursor is None or facts.store_time > cursor):
+        # The walk read every change up to the store's own clock at its last answer: the next walk
+        # starts there (less the overlap), not at the newest change, which may be days old (a bulk
+        # edit then a quiet week would otherwise be read again by every run of that week).
+        cursor = facts.store_time
     if cursor is None and not ctx.state.get_cursor(store.name, CURSOR):
         # Nothing to read yet: start from this run (the overlap window covers the store's clock).
         cursor = facts.read_started
