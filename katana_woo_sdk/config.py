@@ -138,9 +138,9 @@ class StockConfig:
 
         Rounded down: WooCommerce holds whole units, and rounding up would sell stock that is not there.
         """
-        figure = Decimal(str(in_stock))
+        figure = in_stock if isinstance(in_stock, Decimal) else Decimal(str(in_stock))
         if self.policy == "available":
-            figure -= Decimal(str(committed))
+            figure -= committed if isinstance(committed, Decimal) else Decimal(str(committed))
         figure -= self.buffer
         if self.maximum is not None:
             figure = min(figure, Decimal(self.maximum))

@@ -223,22 +223,27 @@ class Products:
         self._c = client
 
     def iter(self, *, orderby: str | None = "id", order: str = "asc", per_page: int = 100,
-             **filters: Any) -> Iterator[WooProduct]:
+             fields: Sequence[str] | None = None, **filters: Any) -> Iterator[WooProduct]:
         """Every product matching `filters` (`type="variable"`, `status=…`), lazily. Never variations.
 
         Ordered by id because the default (date) order is not total: products created in the same
         second made pages overlap and skip items. `orderby=None` keeps the store's default.
+        `fields` (e.g. `WooProduct.FIELDS`) asks for those keys alone (WordPress's `_fields`); `.raw`
+        then holds only them.
         """
         params = {"orderby": orderby, "order": order} if orderby else {}
         params.update(_params(filters))
+        params.update(_fields(fields))
         return _unique(self._c._http.iter_woo("products", params, per_page=per_page), WooProduct.from_api,
                        "products")
 
-    def first_page(self, *, per_page: int = 100) -> tuple[list[WooProduct], int | None]:
+    def first_page(self, *, per_page: int = 100, fields: Sequence[str] | None = None
+                   ) -> tuple[list[WooProduct], int | None]:
         """The first page of `iter()` and the store's `X-WP-TotalPages` (None if the header is
         missing): what a whole listing would cost, learnt for the price of its first call.
         Continue with `iter(page=2)`."""
-        resp = self._c._http.get("products", {"orderby": "id", "order": "asc", "per_page": per_page, "page": 1})
+        resp = self._c._http.get("products", {"orderby": "id", "order": "asc", "per_page": per_page, "page": 1,
+                                              **_fields(fields)})
         pages = resp.headers.get("X-WP-TotalPages")
         return [WooProduct.from_api(p) for p in _array(resp)], int(pages) if str(pages or "").isdigit() else None
 
@@ -246,14 +251,14 @@ class Products:
         """A product, or a variation by its own id (then `type == "variation"`, `parent_id` set)."""
         return WooProduct.from_api(_object(self._c._http.get(f"products/{int(product_id)}")))
 
-    def by_skus(self, skus: Iterable[str]) -> dict[str, WooProduct]:
+    def by_skus(self, skus: Iterable[str], *, fields: Sequence[str] | None = None) -> dict[str, WooProduct]:
         """`{sku: product or variation}` for the SKUs the store has; missing SKUs are simply absent.
 
         One `GET /products?sku=A,B,…` per ≤ 100 SKUs (the store matches both products and variations).
         Matches are re-checked exactly: MySQL compares SKUs case-insensitively, so asking for
         "widget-1" also returns "WIDGET-1", which is not what was asked for. A SKU containing a comma
         cannot be sent in that list and is looked up alone through `search_sku` (partial match,
-        re-checked).
+        re-checked). `fields`: as for `iter`.
         """
         wanted = list(dict.fromkeys(s for s in skus if isinstance(s, str) and s))
         found: dict[str, WooProduct] = {}
@@ -261,7 +266,7 @@ class Products:
         queries = [({"sku": ",".join(chunk)}, set(chunk)) for chunk in _sku_chunks(listable)]
         queries += [({"search_sku": s}, {s}) for s in wanted if "," in s]
         for params, asked in queries:
-            for item in self._c._http.iter_woo("products", params):
+            for item in self._c._http.iter_woo("products", {**params, **_fields(fields)}):
                 product = WooProduct.from_api(item)
                 if product.sku not in asked:
                     continue
@@ -280,11 +285,13 @@ class Variations:
         self._c = client
 
     def iter(self, parent_id: int, *, orderby: str | None = "id", order: str = "asc", per_page: int = 100,
-             **filters: Any) -> Iterator[WooProduct]:
-        """Every variation of `parent_id`, lazily, each with `parent_id` set (ordered by id, as products)."""
+             fields: Sequence[str] | None = None, **filters: Any) -> Iterator[WooProduct]:
+        """Every variation of `parent_id`, lazily, each with `parent_id` set (ordered by id, as
+        products). `fields`: as for `Products.iter`."""
         parent = int(parent_id)
         params = {"orderby": orderby, "order": order} if orderby else {}
         params.update(_params(filters))
+        params.update(_fields(fields))
         pages = self._c._http.iter_woo(f"products/{parent}/variations", params, per_page=per_page)
         return _unique(pages, lambda item: WooProduct.from_api(item, parent_id=parent), "variations")
 
@@ -534,6 +541,12 @@ def _sku_chunks(skus: list[str]) -> Iterator[list[str]]:
         size += cost
     if chunk:
         yield chunk
+
+
+def _fields(fields: Sequence[str] | None) -> dict[str, str]:
+    """WordPress's `_fields` global: the response carries these keys alone (the reference sheet:
+    WooCommerce honours it through `get_fields_for_response()`, skipping the work for the rest)."""
+    return {"_fields": ",".join(fields)} if fields else {}
 
 
 def _unique(items: Iterator[dict], build: Callable[[dict], Any], what: str) -> Iterator[Any]:

@@ -144,15 +144,17 @@ def safety_stock(rows: Iterable[InventoryRow]) -> Decimal:
 
 
 def slice_of(config: Config, store: StoreConfig, location: Location, in_stock_less_taken: Decimal,
-             committed: Decimal, rows: Sequence[InventoryRow]) -> tuple[int, Slice]:
+             committed: Decimal, rows: Sequence[InventoryRow], *, rule: AllocationConfig | None = None
+             ) -> tuple[int, Slice]:
     """The store's figure for one item and how it came about.
 
     `in_stock_less_taken`: Katana's in stock (with this run's planned initial import) less what the
     stores took that Katana has not committed; `committed`: Katana's committed; `rows`: the item's
     inventory rows (for the safety stock). Pooled gives exactly the figure the store's policy gives
     (`StockConfig.target_quantity`). Raises `ReconcileError` for a store the location's rule does
-    not list: it has no slice, and nothing is pushed to it rather than the whole figure."""
-    rule = config.allocation(location.id, location.name)
+    not list: it has no slice, and nothing is pushed to it rather than the whole figure. `rule`: the
+    location's allocation when the caller looked it up once for many items."""
+    rule = rule if rule is not None else config.allocation(location.id, location.name)
     policy = store.stock
     safety = safety_stock(rows) if rule.subtract_safety_stock else Decimal(0)
     base = in_stock_less_taken - safety

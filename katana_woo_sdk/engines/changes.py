@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 from ..config import Config, StoreConfig
+from ..models import WooProduct
 from ..state import State
 from .context import RunContext
 
@@ -166,7 +167,8 @@ def store_changes(ctx: RunContext, store: StoreConfig, since: datetime) -> dict[
     page) whose level is not the one last pushed to it: a product this run's own write modified,
     or one edited without touching its stock, is not a change of its figure."""
     pushed = ctx.state.last_pushed(store.name)
-    return {p.sku: p for p in ctx.woo[store.name].products.iter(modified_after=since, dates_are_gmt=True)
+    return {p.sku: p for p in ctx.woo[store.name].products.iter(modified_after=since, dates_are_gmt=True,
+                                                                   fields=WooProduct.FIELDS)
             if p.sku and (p.manage_stock is not True or pushed.get(p.sku) != p.stock_quantity)}
 
 

@@ -29,6 +29,7 @@ from ..woo import SKU_CHUNK, WooClient
 log = logging.getLogger(__name__)
 
 IDENTITY_CURSOR = "site.identity"
+FIELDS = WooProduct.FIELDS     # a store item's keys the engines read: every product read asks for these alone
 CATALOG_SIZE_CURSOR = "catalog.listing_calls"   # what listing the store's catalogue cost last time
 PARENT_CHUNK = 100      # parent ids per `GET /products?include=`: well inside a safe URL length
 
@@ -261,7 +262,7 @@ class RunContext:
         known = self.state.get_cursor(store.name, CATALOG_SIZE_CURSOR)
         first: list[WooProduct] = []
         if complete or known is None:
-            first, pages = woo.products.first_page()
+            first, pages = woo.products.first_page(fields=FIELDS)
             siblings = Counter(v.product_id for v in variants.values() if v.product_id is not None)
             likely_variations = sum(1 for s in wanted if siblings.get(variants[s].product_id, 0) > 1)
             list_pages = pages if pages is not None else 1 + (len(first) >= 100)
@@ -271,25 +272,25 @@ class RunContext:
         if not complete and listing > by_sku_calls + 1:
             wanted_set = set(wanted)
             have = {p.sku: p for p in first if p.sku in wanted_set and p.type != "variable"}
-            found = {**have, **woo.products.by_skus([s for s in wanted if s not in have])}
+            found = {**have, **woo.products.by_skus([s for s in wanted if s not in have], fields=FIELDS)}
             self._catalog[store.name] = Catalog(tuple(found.values()), by_sku=True)
             return self._catalog[store.name]
         more = not first or (list_pages > 1 if list_pages else len(first) >= 100)
-        rest = (woo.products.iter(page=2) if first else woo.products.iter()) if more else iter(())
+        rest = (woo.products.iter(page=2, fields=FIELDS) if first else woo.products.iter(fields=FIELDS)) if more else iter(())
         # Page 2 read after page 1: an item that slid across the boundary meanwhile comes twice.
         items = list({p.id: p for p in [*first, *progress(rest, desc=f"{store.name} products",
                                                                enabled=self.progress)]}.values())
         variable = [p for p in items if p.type == "variable" and p.variations]
         if complete:
             for product in variable:
-                items.extend(woo.variations.iter(product.id))
+                items.extend(woo.variations.iter(product.id, fields=FIELDS))
         lookups = 0
         if not complete and variable:
             # Variations by SKU: only those whose SKU the location's inventory names matter here.
             missing = sorted(set(wanted) - {p.sku for p in items if p.sku})
             owned = {v for p in variable for v in p.variations}
             lookups = -(-len(missing) // SKU_CHUNK)
-            items.extend(p for p in woo.products.by_skus(missing).values() if p.is_variation and p.id in owned)
+            items.extend(p for p in woo.products.by_skus(missing, fields=FIELDS).values() if p.is_variation and p.id in owned)
         if complete:
             # What a listing without the variations' listings would have cost: their lookups by SKU.
             wanted_set = set(wanted)
@@ -349,7 +350,7 @@ class RunContext:
         wanted = {s for s in skus if s}
         missing = sorted(wanted - set(known) - self._no_item.setdefault(store.name, set()))
         if missing:
-            found = self.woo[store.name].products.by_skus(missing)
+            found = self.woo[store.name].products.by_skus(missing, fields=FIELDS)
             known.update(found)
             self._no_item[store.name].update(set(missing) - set(found))
         return {s: known[s] for s in wanted if s in known}
@@ -364,7 +365,7 @@ class RunContext:
         wanted = {int(i) for i in ids if i}
         missing = sorted(wanted - set(known))
         for start in range(0, len(missing), PARENT_CHUNK):
-            for product in self.woo[store.name].products.iter(include=missing[start:start + PARENT_CHUNK]):
+            for product in self.woo[store.name].products.iter(include=missing[start:start + PARENT_CHUNK], fields=FIELDS):
                 known[product.id] = product
         return {i: known[i] for i in wanted if i in known}
 
@@ -372,7 +373,7 @@ class RunContext:
         """A variable product's variations (one listing), kept for the run."""
         key = (store.name, int(parent_id))
         if key not in self._variations:
-            self._variations[key] = list(self.woo[store.name].variations.iter(int(parent_id)))
+            self._variations[key] = list(self.woo[store.name].variations.iter(int(parent_id), fields=FIELDS))
         return self._variations[key]
 
     def parent_skus(self, store: StoreConfig, parent_ids: Iterable[int] = ()) -> dict[int, str]:
@@ -385,7 +386,7 @@ class RunContext:
         missing = sorted({int(i) for i in parent_ids if i} - set(known))
         for start in range(0, len(missing), PARENT_CHUNK):
             chunk = missing[start:start + PARENT_CHUNK]
-            for product in self.woo[store.name].products.iter(include=chunk):
+            for product in self.woo[store.name].products.iter(include=chunk, fields=FIELDS):
                 known[product.id] = product.sku
             for pid in chunk:
                 known.setdefault(pid, "")     # deleted parent: no SKU to confuse a line with

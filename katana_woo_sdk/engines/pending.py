@@ -54,19 +54,26 @@ class Pending:
     """Per location: every `Take`, and their sum per variant."""
 
     takes: Mapping[int, tuple[Take, ...]] = field(default_factory=dict)
+    # Per location, the sum per variant, made on first use: a plan asks once per store item.
+    _totals: dict[int, dict[int, Decimal]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def totals(self, location_id: int) -> dict[int, Decimal]:
-        out: dict[int, Decimal] = {}
-        for take in self.takes.get(location_id, ()):
-            for variant_id, qty in take.quantities.items():
-                out[variant_id] = out.get(variant_id, Decimal(0)) + qty
-        return out
+        if location_id not in self._totals:
+            out: dict[int, Decimal] = {}
+            for take in self.takes.get(location_id, ()):
+                for variant_id, qty in take.quantities.items():
+                    out[variant_id] = out.get(variant_id, Decimal(0)) + qty
+            self._totals[location_id] = out
+        return dict(self._totals[location_id])
 
     def quantity(self, location_id: int, variant_ids: Iterable[int]) -> Decimal:
         """Units taken of any of `variant_ids` (a parent's pool) at the location."""
-        wanted = set(variant_ids)
-        return sum((q for take in self.takes.get(location_id, ()) for v, q in take.quantities.items()
-                    if v in wanted), Decimal(0))
+        if location_id not in self._totals:
+            self.totals(location_id)
+        totals = self._totals[location_id]
+        if not totals:
+            return Decimal(0)
+        return sum((totals.get(v, Decimal(0)) for v in set(variant_ids)), Decimal(0))
 
     def of_variant(self, location_id: int, variant_id: int) -> list[Take]:
         """The orders behind one variant's figure (for reports and `explain`)."""

@@ -100,21 +100,28 @@ def figures(ctx: RunContext, store: StoreConfig, location: Location, pending: Pe
     pools = parent_pools(catalog, variants)
     parents = catalog.parent_skus()
     adjustments = adjustments or {}
+    rule = ctx.config.allocation(location.id, location.name)
+    zero = Decimal(0)
     out: dict[str, ItemFigure] = {}
     for item in catalog:
         variant = variants.get(item.sku) if item.sku else None
         if variant is None or item.manage_stock is not True or without_own_sku(item, parents):
             continue
-        members = (variant.id, *(v.id for v in pools.get(item.id, ())))
+        pool = pools.get(item.id)
+        members = (variant.id, *(v.id for v in pool)) if pool else (variant.id,)
         rows = [inventory[v] for v in members if v in inventory]
-        planned = sum((adjustments.get(v, Decimal(0)) for v in members), Decimal(0))
+        planned = sum((adjustments.get(v, zero) for v in members), zero) if adjustments else zero
         if not rows and not planned:
             continue
-        in_stock = sum((r.quantity_in_stock for r in rows), Decimal(0)) + planned
-        committed = sum((r.quantity_committed for r in rows), Decimal(0))
+        if len(rows) == 1:      # the usual item: one variant, one row (a plan makes 100,000s of these)
+            in_stock, committed = rows[0].quantity_in_stock + planned, rows[0].quantity_committed
+        else:
+            in_stock = sum((r.quantity_in_stock for r in rows), zero) + planned
+            committed = sum((r.quantity_committed for r in rows), zero)
         taken = pending.quantity(location.id, members)
         # The location's figure becomes this store's slice of it (`engines.allocation`; pooled: all of it).
-        target, share = allocation.slice_of(ctx.config, store, location, in_stock - taken, committed, rows)
+        target, share = allocation.slice_of(ctx.config, store, location, in_stock - taken, committed, rows,
+                                            rule=rule)
         out[item.sku] = ItemFigure(item.sku, item, members, in_stock, committed, taken, target, share)
     return out
 
