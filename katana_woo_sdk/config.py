@@ -36,7 +36,7 @@ from .errors import ConfigError, ConfigIssue
 __all__ = [
     "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig", "PlansConfig",
     "ReconcileConfig", "AllocationConfig", "LocationConfig",
-    "Config", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
+    "Config", "LifecycleConfig", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
     "dump_effective", "config_schema", "ConfigError", "ConfigIssue",
 ]
 
@@ -120,6 +120,25 @@ class OrdersConfig:
         return self.order_no_format.format(store=store, number=str(number), id=id)
 
 
+LIFECYCLE_KEYS = ("fulfilment_to_store", "fulfilment_to_katana", "cancelled", "edits", "unknown_sku")
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """What happens to a store's orders after their import (`engines.lifecycle`, `engines.products`).
+
+    Written in the store's `orders` block (and `defaults.orders`) like the import settings, kept
+    apart here so that a config leaving them at their defaults keeps the hash it always had.
+    Defaults as in Katana's own integration: fulfilment synced both ways, nothing deleted, edits
+    not applied, unknown SKUs held."""
+
+    fulfilment_to_store: bool = True      # Katana Delivered -> the store's order Completed
+    fulfilment_to_katana: bool = True     # the store's Completed -> Katana Delivered (a fulfilment)
+    cancelled: str = "report"             # report | delete_if_not_shipped: cancelled, refunded, failed after import
+    edits: str = "report"                 # report | update_rows: quantities and lines edited after import
+    unknown_sku: str = "hold"             # hold | create_product
+
+
 @dataclass(frozen=True)
 class StockConfig:
     """Initial stock import and stock sync settings of one store (defaults.stock already merged in)."""
@@ -169,6 +188,7 @@ class StoreConfig:
     verify: bool | str = True  # a str is the absolute path of a CA bundle
     orders: OrdersConfig = field(default_factory=OrdersConfig)
     stock: StockConfig = field(default_factory=StockConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     credentials_source: str = ""  # "env:KEY_VAR,SECRET_VAR" or "file:path"
 
 
@@ -299,6 +319,8 @@ class Config:
         divided = [_jsonable(entry) for entry in self.locations if name in entry.allocation.stores]
         if divided:
             settings["allocation"] = divided
+        if store.lifecycle != LifecycleConfig():      # at its defaults, the hash is what it always was
+            settings["lifecycle"] = _jsonable(store.lifecycle)
         return _sha256(settings)[:12]
 
     def __repr__(self) -> str:
@@ -438,6 +460,7 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
     for index, raw in enumerate(data["stores"]):
         resolved = result.stores[index]
         orders = dict(resolved.orders, since=resolved.since)
+        lifecycle = LifecycleConfig(**{k: orders.pop(k) for k in LIFECYCLE_KEYS if k in orders})
         if "statuses" in orders:
             orders["statuses"] = tuple(orders["statuses"])
         stock = dict(resolved.stock)
@@ -454,6 +477,7 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
             verify=resolved.verify,
             orders=OrdersConfig(**orders),
             stock=StockConfig(**stock),
+            lifecycle=lifecycle,
             credentials_source=resolved.credentials_source,
         ))
     state = data.get("state") or {}
@@ -516,10 +540,13 @@ def _sha256(value: Any) -> str:
 
 
 def _store_settings(store: StoreConfig) -> dict:
-    return {"name": store.name, "url": store.url, "ecommerce_store_name": store.ecommerce_store_name,
-            "location": store.location, "enabled": store.enabled,
-            "allow_insecure_http": store.allow_insecure_http, "verify": store.verify,
-            "orders": _jsonable(store.orders), "stock": _jsonable(store.stock)}
+    out = {"name": store.name, "url": store.url, "ecommerce_store_name": store.ecommerce_store_name,
+           "location": store.location, "enabled": store.enabled,
+           "allow_insecure_http": store.allow_insecure_http, "verify": store.verify,
+           "orders": _jsonable(store.orders), "stock": _jsonable(store.stock)}
+    if store.lifecycle != LifecycleConfig():   # at its defaults, the hash of every existing config stays
+        out["lifecycle"] = _jsonable(store.lifecycle)
+    return out
 
 
 def _settings(config: Config) -> dict:

@@ -25,7 +25,7 @@ from jsonschema import Draft202012Validator
 
 from katana_woo_sdk import _config_schema
 from katana_woo_sdk.config import (
-    Config, ConfigError, ConfigIssue, OrdersConfig, RateLimit, Secret, StockConfig, dump_effective,
+    Config, ConfigError, ConfigIssue, LifecycleConfig, OrdersConfig, RateLimit, Secret, StockConfig, dump_effective,
     format_issues, load_config, load_config_text, validate_file, validate_text,
 )
 
@@ -386,6 +386,8 @@ def test_schema_is_valid_and_documents_every_property():
 @pytest.mark.parametrize("section, cls", [("orders", OrdersConfig), ("stock", StockConfig)])
 def test_schema_defaults_match_dataclass_defaults(section, cls):
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    if section == "orders":    # the `orders` block also holds what happens after the import
+        defaults.update({f.name: f.default for f in dataclasses.fields(LifecycleConfig)})
     for name in _config_schema.node("stores", section)["properties"]:
         expected = _config_schema.default("stores", section, name)
         actual = defaults[name]
