@@ -213,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_state import add_state_command  # `katana-woo state migrate`, in a module of its own
     add_state_command(sub, common)
+    from .cli_service import add_service_commands  # `katana-woo run` and `webhooks`, likewise
+    add_service_commands(sub, common)
 
     from .rehearsal import add_commands     # `snapshot` and `rehearse` live in their own module
     add_commands(command)

@@ -34,7 +34,7 @@ from ._config_yaml import format_path, parse
 from .errors import ConfigError, ConfigIssue
 
 __all__ = [
-    "Secret", "RateLimit", "KatanaConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig", "PlansConfig",
+    "Secret", "RateLimit", "KatanaConfig", "WebhooksConfig", "OrdersConfig", "StockConfig", "StoreConfig", "StateConfig", "PlansConfig",
     "ReconcileConfig", "AllocationConfig", "LocationConfig",
     "Config", "LifecycleConfig", "load_config", "load_config_text", "validate_file", "validate_text", "format_issues",
     "dump_effective", "config_schema", "ConfigError", "ConfigIssue",
@@ -190,6 +190,8 @@ class StoreConfig:
     stock: StockConfig = field(default_factory=StockConfig)
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     credentials_source: str = ""  # "env:KEY_VAR,SECRET_VAR" or "file:path"
+    webhook_secret_env: str | None = None             # where its webhook secret comes from (`katana-woo run`)
+    webhook_secret: Secret | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,15 @@ class ReconcileConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    """Where Katana's webhook token lives (`webhooks install` writes the file, `run` reads it)."""
+
+    katana_token_file: Path | None = None      # absolute
+    katana_token_env: str | None = None
+    katana_token: Secret | None = field(default=None, repr=False, compare=False)   # from katana_token_env
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded, valid configuration. `config_hash` covers every non-secret effective setting."""
 
@@ -285,6 +296,7 @@ class Config:
     plans: PlansConfig = field(default_factory=PlansConfig)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     locations: tuple[LocationConfig, ...] = ()
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def allocation(self, location_id: int, name: str) -> AllocationConfig:
         """The allocation of a resolved Katana location, found by its id or its exact name
@@ -431,7 +443,7 @@ def _analyse(text: str, filename: str, base_dir: Path, env: Mapping[str, str], r
     issues.sort(key=lambda i: (i.line or 0, i.col or 0, i.path))
     if issues or result is None:
         return None, issues
-    config = _build(doc.data, result, base_dir, source)
+    config = _build(doc.data, result, base_dir, source, env)
     log.debug("loaded %s: %d stores, hash %s", filename, len(config.stores), config.config_hash[:12])
     return config, []
 
@@ -446,7 +458,8 @@ def _scrub(text: str, secrets: set[str]) -> str:
 
 # --- building -----------------------------------------------------------------------------------
 
-def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | None) -> Config:
+def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | None,
+           env: Mapping[str, str] | None = None) -> Config:
     katana = data.get("katana") or {}
     rate = katana.get("rate_limit") or {}
     katana_config = KatanaConfig(
@@ -479,6 +492,8 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
             stock=StockConfig(**stock),
             lifecycle=lifecycle,
             credentials_source=resolved.credentials_source,
+            webhook_secret_env=raw.get("webhook_secret_env"),
+            webhook_secret=_env_secret(env, raw.get("webhook_secret_env")),
         ))
     state = data.get("state") or {}
     timeout = float(state.get("lock_timeout_seconds", 0))
@@ -496,8 +511,20 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
     config = Config(version=data["version"], katana=katana_config, stores=tuple(stores), state=state_config,
                     source=source, plans=PlansConfig(None if age is None else float(age)),
                     reconcile=ReconcileConfig(_hours(data)),
-                    locations=tuple(_location(entry) for entry in data.get("locations") or ()))
+                    locations=tuple(_location(entry) for entry in data.get("locations") or ()),
+                    webhooks=_webhooks(data.get("webhooks") or {}, base_dir, env))
     return replace(config, config_hash=_sha256(_settings(config)))
+
+
+def _env_secret(env: Mapping[str, str] | None, name: str | None) -> Secret | None:
+    value = (env or {}).get(name) if name else None
+    return Secret(value.strip()) if value and value.strip() else None
+
+
+def _webhooks(raw: dict, base_dir: Path, env: Mapping[str, str] | None) -> WebhooksConfig:
+    token_file = raw.get("katana_token_file")
+    return WebhooksConfig(Path(os.path.abspath(base_dir / Path(token_file).expanduser())) if token_file else None,
+                          raw.get("katana_token_env"), _env_secret(env, raw.get("katana_token_env")))
 
 
 def _location(entry: dict) -> LocationConfig:

@@ -20,6 +20,7 @@ made stale in the instant before its write. One store's failure never stops the 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import datetime, timedelta
@@ -84,6 +85,10 @@ class Runner:
                    for s in config.enabled_stores}
         self.woo = dict(woo)
         self.progress = progress
+        # Set by `katana-woo run` (`service.loop`): it holds the state lock for its lifetime, and asks
+        # each action whether the service is stopping (then the action is skipped, and logged so).
+        self.state_lock_held = False
+        self.stopping: Callable[[], bool] | None = None
 
     @classmethod
     def from_config_file(cls, path: str | os.PathLike, *, env: Mapping[str, str] | None = None,
@@ -316,7 +321,7 @@ class Runner:
                              max_age=max_plan_age if max_plan_age is not None else self._max_plan_age())
         timeout = self.config.state.lock_timeout_seconds
         owner = "katana-woo apply"
-        with self.state.lock(timeout=timeout, owner=owner), \
+        with (contextlib.nullcontext() if self.state_lock_held else self.state.lock(timeout=timeout, owner=owner)), \
                 store_locks(self.config, [s for s in selected if s.enabled], timeout=timeout, owner=owner):
             messages: list[str] = []
             if plan is not None:
@@ -429,6 +434,8 @@ class Runner:
              step: Callable[[RunContext, StoreWork, Action], Any]) -> ActionResult:
         """One decided action: executed unless dropped or skipped, logged either way."""
         action = d.action
+        if self.stopping is not None and d.outcome not in (DROPPED, SKIPPED) and self.stopping():
+            d = Decision(action, SKIPPED, "not run: the service is stopping (the next run does it)")
         if d.outcome in (DROPPED, SKIPPED):
             self.state.log_action(run_id, w.name, action.kind, action.key, action.before, action.after,
                                   "skipped", d.note)

@@ -24,8 +24,8 @@ LAYERS = [
     {"moves", "conditions", "explain"},
     {"_store_work", "_location_sync"},
     {"runner", "report", "snapshot"},
-    {"demo", "rehearsal"},
-    {"cli", "cli_state", "__main__", "__init__"},  # the package's public face imports from every layer
+    {"demo", "rehearsal", "service"},    # service: the long-running loop over the runner
+    {"cli", "cli_state", "cli_service", "__main__", "__init__"},  # the package's public face imports from every layer
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

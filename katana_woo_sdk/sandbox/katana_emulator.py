@@ -50,6 +50,7 @@ from ._katana_data import KatanaData
 from ._katana_model import KatanaApiError, Location, dec
 from ._katana_http import KatanaApi
 from ._katana_ratelimit import RateLimiter
+from ._katana_webhooks import KatanaWebhooks
 from ._server import Emulator, EmulatorServer, Request, Response
 
 __all__ = ["KatanaEmulator"]
@@ -86,7 +87,14 @@ class KatanaEmulator(Emulator):
         self.server: EmulatorServer = _KatanaServer(self.api)
         for method, pattern, name, handler in self.api.routes():
             self.server.route(method, pattern, handler, name=name)
+        self.webhooks = KatanaWebhooks(self.data, self._lock, lambda: self.base_url, time_scale)
+        for method, path, hook_handler in self.webhooks.routes():
+            self.server.route(method, "/v1" + path, self.api._wrap(hook_handler), name=path.replace(r"(?P<id>\d+)", "{id}"))
         self._install_admin_routes()
+
+    def stop(self) -> None:
+        self.webhooks.stop()
+        super().stop()
 
     def set_clock(self, clock: Callable[[], float] = time.time) -> None:
         """Replace the business clock the records are stamped with (`created_at`, `updated_at`, the

@@ -32,7 +32,7 @@ Deliberate simplifications (each also noted where it is implemented):
   (`coupon_lines` and unknown `customer_id`s are refused); `place_order` can still compute taxes
   (one or more rates, `_woo_taxes`), a fixed-cart coupon and flat-rate shipping, as a checkout would;
 * not emulated: global (`pa_`) attributes, images, categories/tags filters, /customers, /coupons,
-  /refunds, /webhooks, /variations (WC 10.3+);
+  /refunds, /variations (WC 10.3+); /webhooks deliver order topics only (`_woo_webhooks`);
 * the default product sort keeps same-second products in id order (the real MySQL order is not
   stable); `related_ids` are not shuffled;
 * a variation is only created under an existing variable parent, and a variations batch refuses
@@ -60,6 +60,7 @@ from ._woo_model import ORDER_STATUSES, StoreContext, WooError, as_utc
 from ._woo_orders import OrderBook
 from ._woo_rest_orders import OrderHandlers
 from ._woo_rest_products import ProductHandlers
+from ._woo_webhooks import WooWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,9 @@ class WooEmulator(Emulator):
         self._http = WooHttp(self._ctx, self._auth, self._base, site_name=site_name or name,
                              https_mode=lambda: self.https_mode)
         self.server = _WooServer(f"woo-{name}", self._http.not_found)
+        self.webhooks = WooWebhooks(self._ctx, lambda: self._book.orders, self._webhook_order, self._base, name)
         handlers = [*ProductHandlers(self._ctx, self._catalog).routes(),
-                    *OrderHandlers(self._ctx, self._catalog, self._book).routes()]
+                    *OrderHandlers(self._ctx, self._catalog, self._book).routes(), *self.webhooks.routes()]
         for pattern, route_name, methods in handlers:
             route = self._http.add(pattern, route_name, methods)
             endpoint = self._http.endpoint(route)
@@ -109,6 +111,14 @@ class WooEmulator(Emulator):
 
     def __repr__(self) -> str:   # never the secret
         return f"WooEmulator({self.name!r}, url={self._base()!r})"
+
+    def stop(self) -> None:
+        self.webhooks.stop()
+        super().stop()
+
+    def _webhook_order(self, order_id: int) -> dict[str, Any] | None:
+        order = self._book.get(order_id)
+        return None if order is None else order_json(self._catalog, order, self._base())
 
     @property
     def api_url(self) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import StateError
+from ._inbox import InboxMixin
 from ._rows import _cell, _choice, _cols, _dumps, _iso, _record, _utc
 from .lease import Lease
 from .postgres import DEFAULT_SCHEMA, PgTarget, PostgresBackend, is_url
@@ -39,7 +40,7 @@ _KEYS = {"order_ledger": ("store", "woo_order_id"), "pushed_stock": ("store", "s
          "cursors": ("store", "name")}
 
 
-class State:
+class State(InboxMixin):
     """The runner's state in SQLite (a file, the default) or PostgreSQL (shared by many machines).
 
     A context manager (or call `close()`)::

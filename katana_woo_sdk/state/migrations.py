@@ -75,6 +75,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE applied_plans (plan_id TEXT PRIMARY KEY, config_hash TEXT NOT NULL, applied_at TEXT NOT NULL);
     """,
+    # v4: the service's durable inbox of webhook deliveries (`state._inbox`): acknowledged once
+    # written here, processed by the worker; a delivery id is kept once per source and store.
+    """
+    CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, store TEXT NOT NULL,
+        delivery_id TEXT NOT NULL, topic TEXT NOT NULL, resource TEXT NOT NULL, resource_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'coalesced')),
+        attempts INTEGER NOT NULL DEFAULT 0, processed_at TEXT, version TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL DEFAULT '', UNIQUE (source, store, delivery_id));
+    CREATE INDEX inbox_status ON inbox(status, id);
+    CREATE INDEX inbox_resource ON inbox(source, store, resource, resource_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -91,8 +103,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     "runs": ("id",),
     "actions": ("id",),
     "applied_plans": ("plan_id",),
+    "inbox": ("id",),
 }
-IDENTITY_TABLES = ("mapping_history", "runs", "actions")  # whose `id` the database numbers
+IDENTITY_TABLES = ("mapping_history", "runs", "actions", "inbox")  # whose `id` the database numbers
 
 SCHEMA_VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
