@@ -30,6 +30,7 @@ from __future__ import annotations
 from ..errors import StateError, StateLockedError
 from ._core import State
 from ._inbox import INBOX_STATUSES, InboxAdded, InboxEntry
+from ._lifecycle import LIFECYCLE_STATES, LifecycleRecord
 from .lease import Lease
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .records import (ACTION_OUTCOMES, CONDITION_STATUSES, LEDGER_STATUSES, ActionRecord, Condition,
@@ -40,7 +41,7 @@ __all__ = [
     "State", "MappingRecord", "LedgerEntry", "PushedRecord", "InitialImportRecord", "Condition",
     "RunRecord", "ActionRecord", "LockHolder", "Lease", "MIGRATIONS", "SCHEMA_VERSION",
     "LEDGER_STATUSES", "CONDITION_STATUSES", "ACTION_OUTCOMES", "copy_state", "CopyReport",
-    "InboxEntry", "InboxAdded", "INBOX_STATUSES",
+    "InboxEntry", "InboxAdded", "INBOX_STATUSES", "LifecycleRecord", "LIFECYCLE_STATES",
 ]
 
 # State.lock() raises it, and it was importable from here before the state became a package.

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from ..errors import StateError
 from ._inbox import InboxMixin
+from ._lifecycle import LifecycleMixin
 from ._rows import _cell, _choice, _cols, _dumps, _iso, _record, _utc
 from .lease import Lease
 from .postgres import DEFAULT_SCHEMA, PgTarget, PostgresBackend, is_url
@@ -40,7 +41,7 @@ _KEYS = {"order_ledger": ("store", "woo_order_id"), "pushed_stock": ("store", "s
          "cursors": ("store", "name")}
 
 
-class State(InboxMixin):
+class State(InboxMixin, LifecycleMixin):
     """The runner's state in SQLite (a file, the default) or PostgreSQL (shared by many machines).
 
     A context manager (or call `close()`)::

@@ -87,6 +87,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX inbox_status ON inbox(status, id);
     CREATE INDEX inbox_resource ON inbox(source, store, resource, resource_id);
     """,
+    # v5: what became of imported orders (`state._lifecycle`): a time per transition, the action
+    # still owed and what a person must do; the partial index keeps the per-run look at open
+    # records cheap however long the history.
+    """
+    CREATE TABLE order_lifecycle (store TEXT NOT NULL, woo_order_id INTEGER NOT NULL, woo_number TEXT,
+        sales_order_id INTEGER, order_no TEXT,
+        state TEXT NOT NULL CHECK (state IN ('imported', 'delivered', 'completed', 'cancelled', 'deleted', 'drift')),
+        imported_at TEXT, delivered_at TEXT, completed_at TEXT, cancelled_at TEXT, deleted_at TEXT, drift_at TEXT,
+        pending TEXT, attention TEXT, detail TEXT, facts TEXT, updated_at TEXT NOT NULL,
+        PRIMARY KEY (store, woo_order_id));
+    CREATE INDEX order_lifecycle_state ON order_lifecycle(store, state);
+    CREATE INDEX order_lifecycle_open ON order_lifecycle(store, woo_order_id)
+        WHERE pending IS NOT NULL OR attention IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -104,6 +118,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "actions": ("id",),
     "applied_plans": ("plan_id",),
     "inbox": ("id",),
+    "order_lifecycle": ("store", "woo_order_id"),
 }
 IDENTITY_TABLES = ("mapping_history", "runs", "actions", "inbox")  # whose `id` the database numbers
 
