@@ -21,8 +21,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
-from ._katana_model import (OPEN, Location, Product, SalesOrder, StockCell, Variant, check_dto, dec, detail,
+from ._katana_model import (Location, Product, SalesOrder, StockCell, Variant, check_dto, dec, detail,
                             iso, not_found, num, parse_date, q5, q10)
+from ._katana_lifecycle import LifecycleRules, committing
 from ._katana_orders import SalesOrderRules
 from ._katana_stock import StockRules
 
@@ -42,16 +43,12 @@ class _OrderTable(dict):
 
 
 def _commitment(so: SalesOrder) -> dict[tuple[int, int], Decimal]:
-    """What one order commits: its rows' quantities while it is open and not deleted."""
-    out: dict[tuple[int, int], Decimal] = {}
-    if so.deleted_at is None and so.status == OPEN:
-        for row in so.rows:
-            key = (row.variant_id, row.location_id)
-            out[key] = out.get(key, Decimal(0)) + row.quantity
-    return out
+    """What one order commits: its rows' quantities not yet packed or delivered, while it is open
+    (or partly shipped) and not deleted (`_katana_lifecycle.committing`)."""
+    return committing(so)
 
 
-class KatanaData(SalesOrderRules, StockRules):
+class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
     """All emulated Katana state. Not thread-safe by itself: the emulator holds one RLock."""
 
     def __init__(self, *, now: Callable[[], datetime], base_currency_code: str = "USD",
@@ -90,7 +87,7 @@ class KatanaData(SalesOrderRules, StockRules):
         self._next = {"location": 101, "address": 501, "product": 20001, "variant": 30001, "customer": 40001,
                       "tax_rate": 301, "stock_adjustment": 60001, "stock_adjustment_row": 61001,
                       "sales_order": 70001, "sales_order_row": 80001, "so_address": 90001, "shipping_fee": 95001,
-                      "inventory_movement": 110001}
+                      "inventory_movement": 110001, "fulfilment": 130001}
 
     def new_id(self, kind: str) -> int:
         value = self._next[kind]

@@ -64,6 +64,15 @@ class KatanaApi:
             ("GET", "/customers", self.list_customers), ("POST", "/customers", self.create_customer),
             ("DELETE", f"/customers/{n}", self.delete_customer),
             ("GET", "/tax_rates", self.list_tax_rates), ("POST", "/tax_rates", self.create_tax_rate),
+            # after the order is created: fulfilments, rows of an open order, products (`_katana_lifecycle`)
+            ("GET", "/sales_order_fulfillments", self.list_fulfilments),
+            ("POST", "/sales_order_fulfillments", self.create_fulfilment),
+            ("GET", f"/sales_order_fulfillments/{n}", self.get_fulfilment),
+            ("PATCH", f"/sales_order_fulfillments/{n}", self.patch_fulfilment),
+            ("DELETE", f"/sales_order_fulfillments/{n}", self.delete_fulfilment),
+            ("POST", "/sales_order_rows", self.create_sales_order_row),
+            ("DELETE", f"/sales_order_rows/{n}", self.delete_sales_order_row),
+            ("GET", "/products", self.list_products), ("POST", "/products", self.create_product),
         ]
         # The route name (what the request log counts) drops the /v1 prefix, matching the
         # clients' own call counters ("GET /sales_orders/{id}").
@@ -368,6 +377,46 @@ class KatanaApi:
 
     def create_tax_rate(self, request: Request, q: Query):
         return 200, self.data.tax_rate_api(self.data.create_tax_rate(self._body(request))), {}
+
+    # --- after the order is created (`_katana_lifecycle`) -------------------------------------
+
+    def list_fulfilments(self, request: Request, q: Query):
+        pairs = self.data.fulfilments(include_deleted=bool(q.bool("include_deleted")))
+        pairs = filter_in(pairs, lambda p: p[1]["id"], q.ints("ids"))
+        pairs = filter_eq(pairs, lambda p: p[0].id, q.int("sales_order_id"))
+        pairs = filter_eq(pairs, lambda p: p[1]["status"], q.str("status"))
+        pairs = filter_eq(pairs, lambda p: p[1].get("tracking_number"), q.str("tracking_number"))
+        pairs = filter_dates(pairs, q, lambda p: (p[1]["created_at"], p[1]["updated_at"]))
+        return self._page(pairs, q, lambda p: self.data.fulfilment_api(*p))
+
+    def create_fulfilment(self, request: Request, q: Query):
+        return 200, self.data.fulfilment_api(*self.data.create_fulfilment(self._body(request))), {}
+
+    def get_fulfilment(self, request: Request, q: Query):
+        return 200, self.data.fulfilment_api(*self.data.find_fulfilment(self._id(request))), {}
+
+    def patch_fulfilment(self, request: Request, q: Query):
+        return 200, self.data.fulfilment_api(*self.data.update_fulfilment(self._id(request), self._body(request))), {}
+
+    def delete_fulfilment(self, request: Request, q: Query):
+        self.data.delete_fulfilment(self._id(request))
+        return 204, None, {}
+
+    def create_sales_order_row(self, request: Request, q: Query):
+        so, row = self.data.add_sales_order_row(self._body(request))
+        return 200, self.data.row_api(row, so, self.data.committed()), {}
+
+    def delete_sales_order_row(self, request: Request, q: Query):
+        self.data.delete_sales_order_row(self._id(request))
+        return 204, None, {}
+
+    def list_products(self, request: Request, q: Query):
+        products = records(self.data.products, q.ints("ids"))
+        products = filter_eq(products, lambda p: p.name, q.str("name"))
+        return self._page(products, q, self.data.product_api)
+
+    def create_product(self, request: Request, q: Query):
+        return 200, self.data.create_product(self._body(request)), {}
 
 
 def _error(exc: KatanaApiError, headers: dict[str, str]) -> Response:

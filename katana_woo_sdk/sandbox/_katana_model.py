@@ -212,3 +212,4 @@ class SalesOrder:
     source: str = "API"
     updated_at: datetime | None = None
     deleted_at: datetime | None = None
+    fulfilments: list[dict[str, Any]] = field(default_factory=list)   # packing and delivery records (`_katana_lifecycle`)

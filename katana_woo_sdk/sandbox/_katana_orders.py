@@ -159,16 +159,13 @@ class SalesOrderRules:
         return so
 
     def _set_status(self, so: SalesOrder, status: str) -> None:
-        was, now = so.status in SHIPPED, status in SHIPPED
-        if was != now:   # crossing the shipped line moves stock out of (or back into) in_stock
-            sign = Decimal(-1) if now else Decimal(1)
-            for row in so.rows:
-                self.move_stock(row.variant_id, row.location_id, sign * row.quantity, resource_type="SalesOrderRow",
-                                resource_id=row.id, order_no=so.order_no, caused_by=so.id)
-        if now and so.picked_date is None:
-            so.picked_date = self.now()
-        if now and so.conversion_rate is None:
-            so.conversion_rate, so.conversion_date = Decimal(1), self.now()
+        """Shipping goes through fulfilments (`_katana_lifecycle`): PACKED/DELIVERED fulfils what is
+        left, which moves its stock out of in_stock; back to NOT_SHIPPED/PENDING undoes them."""
+        if status in SHIPPED:
+            self.fulfil_rest(so, status)
+            return
+        if so.status not in EDITABLE:
+            self.unfulfil(so)
         so.status = status
 
     def update_sales_order(self, so_id: int, body: Any) -> SalesOrder:

@@ -23,6 +23,8 @@ Schema = dict[str, Any]
 INT32 = 2147483647
 _BIG = 1000000000000000000   # Katana's money ceiling (1e18)
 _QTY = 100000000000000000    # Katana's quantity ceiling (1e17)
+_RATE = 1000000000000        # conversion rates and a purchase unit's conversion (1e12)
+_PRICE = 100000000000        # a variant's sales and purchase price (1e11)
 
 
 # --- a terse vocabulary for restating the DTOs -------------------------------------------------
@@ -188,6 +190,81 @@ DTOS: dict[str, Schema] = {
     "CreateSalesOrderAddressDto": _obj({"sales_order_id": _id(), "entity_type": _t("string", enum=_ENTITY_TYPE),
                                         **{f: _nstr() for f in _ADDRESS_FIELDS}},
                                        ("entity_type", "sales_order_id")),
+
+    # After the order is created (`_katana_lifecycle`): fulfilments, rows of an open order, products.
+    "CreateSalesOrderFulfillmentDto": _obj({
+        "conversion_date": _t("string", nullable=True, minLength=0),
+        "conversion_rate": _t("number", nullable=True, minimum=0, maximum=_RATE),
+        "picked_date": _t("string", nullable=False, minLength=1),
+        "sales_order_fulfillment_rows": _arr({**_obj({
+            "batch_transactions": _arr(_obj({"batch_id": _id(nullable=True), "quantity": _t("number")},
+                                            ("batch_id", "quantity")), nullable=False),
+            "quantity": _t("number", nullable=False, minimum=0, maximum=_QTY),
+            "sales_order_row_id": _id(1, nullable=False),
+            "serial_numbers": _arr(_t("number")),
+            "traceability": _arr(_traceability_item(quantity_required=False)),
+        }, ("sales_order_row_id", "quantity")),
+            # The gateway declares the traceability item's DTO here too (and refers to it by $ref).
+            "definitions": {"TraceabilityInputItemDto": _traceability_item(quantity_required=False)}},
+            minItems=1, nullable=False),
+        "sales_order_id": _id(1, nullable=False),
+        "status": _t("string", nullable=False, enum=["PACKED", "DELIVERED"]),
+        "tracking_carrier": _t("string", nullable=True, minLength=0),
+        "tracking_method": _t("string", nullable=True, minLength=0),
+        "tracking_number": _t("string", nullable=True, minLength=0, maxLength=256),
+        "tracking_url": _t("string", nullable=True, minLength=0, maxLength=2048),
+    }, ("sales_order_id", "status", "sales_order_fulfillment_rows")),
+
+    "UpdateSalesOrderFulfillmentDto": _obj({
+        "conversion_date": _t("string", nullable=True, minLength=1),
+        "conversion_rate": _t("number", nullable=True, minimum=0, maximum=_RATE),
+        "packer_id": _id(1, nullable=False),
+        "picked_date": _t("string", nullable=False, minLength=1),
+        "status": _t("string", nullable=False, enum=["PACKED", "DELIVERED"]),
+        "tracking_carrier": _t("string", nullable=True, minLength=1),
+        "tracking_method": _t("string", nullable=True, minLength=1),
+        "tracking_number": _t("string", nullable=True, minLength=1, maxLength=256),
+        "tracking_url": _t("string", nullable=True, minLength=1, maxLength=2048),
+    }),
+
+    "CreateSalesOrderRowWithSalesOrderIdDto": _obj({
+        **CREATE_SALES_ORDER_ROW["properties"],
+        "sales_order_id": _id(1, nullable=False),
+    }, ("quantity", "variant_id", "sales_order_id")),
+
+    "CreateProductDto": _obj({
+        "additional_info": _t("string"),
+        "batch_tracked": _t("boolean", nullable=False, default=False),
+        "category_name": _t("string", minLength=1),
+        "configs": _arr(_obj({"name": _t("string"), "values": _arr(_t("string"))}, ("name", "values")),
+                        maxItems=10, minItems=1),
+        "custom_field_collection_id": _t("number", nullable=True),
+        "default_supplier_id": _id(),
+        "is_auto_assembly": _t("boolean"),
+        "is_producible": _t("boolean"),
+        "is_purchasable": _t("boolean"),
+        "is_sellable": _t("boolean"),
+        "name": _t("string", minLength=1),
+        "operations_in_sequence": _t("boolean", nullable=False, default=False),
+        "purchase_uom": _t("string", nullable=True, minLength=1, maxLength=7),
+        "purchase_uom_conversion_rate": _t("number", maximum=_RATE),
+        "serial_tracked": _t("boolean", nullable=False, default=False),
+        "uom": _t("string", nullable=False, minLength=1, maxLength=7),
+        "variants": _arr(_obj({
+            "config_attributes": _arr(_obj({"config_name": _t("string"), "config_value": _t("string")},
+                                           ("config_name", "config_value")), minItems=1),
+            "custom_fields": _arr(_obj({"field_name": _t("string"), "field_value": _t("string")},
+                                       ("field_name", "field_value")), maxItems=3),
+            "internal_barcode": _t("string", minLength=3, maxLength=40),
+            "lead_time": _t("number", nullable=True, minimum=0, maximum=INT32),
+            "minimum_order_quantity": _t("number", nullable=True, minimum=0, maximum=INT32),
+            "purchase_price": _t("number", nullable=True, minimum=0, maximum=_PRICE),
+            "registered_barcode": _t("string", minLength=3, maxLength=40),
+            "sales_price": _t("number", nullable=True, minimum=0, maximum=_PRICE),
+            "sku": _t("string", minLength=1),
+            "supplier_item_codes": _arr(_t("string", minLength=1, maxLength=40)),
+        }), minItems=1),
+    }, ("name", "variants")),
 }
 
 
@@ -265,6 +342,9 @@ def _check(schema: Schema, value: Any, path: str, errors: list[dict[str, Any]]) 
         if "minItems" in schema and len(value) < schema["minItems"]:
             errors.append(_err(path, "minItems", f"should NOT have fewer than {schema['minItems']} items",
                                limit=schema["minItems"]))
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(_err(path, "maxItems", f"should NOT have more than {schema['maxItems']} items",
+                               limit=schema["maxItems"]))
         if "items" in schema:
             for i, item in enumerate(value):
                 _check(schema["items"], item, f"{path}[{i}]", errors)

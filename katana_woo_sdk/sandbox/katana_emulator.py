@@ -10,7 +10,8 @@ would share the client's misreadings too.
         katana.add_variant("MUG-1"); katana.set_stock("MUG-1", main["id"], 10)
         requests.get(katana.base_url + "/inventory", headers={"Authorization": f"Bearer {katana.api_key}"})
 
-Layout: `_katana_validate` (Ajv-style DTO validation), `_katana_data` (state and rules),
+Layout: `_katana_validate` (Ajv-style DTO validation), `_katana_data` (state and rules, with the
+order rules in `_katana_orders` and what follows an order's creation in `_katana_lifecycle`),
 `_katana_http` (routes, filters, pagination), `_katana_ratelimit`; this module wires them to an
 `EmulatorServer` and adds the admin helpers, as Python methods and as `/__sandbox__/katana/...`
 routes. Admin changes stand for what a person does in Katana's UI; they never count against the
@@ -23,6 +24,9 @@ Choices made where Katana's real behaviour is unknown (each one the harder case 
   each row's `location_id`, so a client must PATCH the rows itself;
 - PENDING orders (quotes) commit no stock; PACKED/DELIVERED take it out of `quantity_in_stock`;
   deleting a delivered order does not put stock back;
+- shipping is recorded as fulfilments (`_katana_lifecycle`): a partial one leaves the order
+  PARTIALLY_PACKED/DELIVERED with the rest still committed; a PATCH to PACKED/DELIVERED fulfils what
+  is left; rows are added or removed and products created through the API as the fact sheet says;
 - `PATCH /sales_orders/{id}` without `additional_info` clears it (`patch_wipes_additional_info`);
 - creating an order at a location with `sales_allowed: false` -> 422;
 - a second `POST /sales_order_shipping_fee` for the same order -> 422 `unique`;
@@ -49,6 +53,7 @@ from urllib.parse import unquote
 from ._katana_data import KatanaData
 from ._katana_model import KatanaApiError, Location, dec
 from ._katana_http import KatanaApi
+from ._katana_lifecycle import fulfilled
 from ._katana_ratelimit import RateLimiter
 from ._katana_webhooks import KatanaWebhooks
 from ._server import Emulator, EmulatorServer, Request, Response
@@ -271,6 +276,37 @@ class KatanaEmulator(Emulator):
                 so_id, {"status": "DELIVERED", "additional_info": self.data.live_sales_order(so_id).extra.get(
                     "additional_info")}))
 
+    def fulfil_sales_order(self, so_id: int, rows: dict[int | str, Any] | None = None, *, status: str = "DELIVERED",
+                           tracking_number: str | None = None, tracking_url: str | None = None) -> dict[str, Any]:
+        """What a person does in Katana when an order is packed or shipped: one fulfilment of
+        `rows` ({row id or SKU: quantity}; None: everything not fulfilled yet) with `status`
+        (PACKED or DELIVERED) and an optional tracking number. A part of the rows makes the order
+        PARTIALLY_PACKED / PARTIALLY_DELIVERED. Returns the fulfilment as the API shows it."""
+        with self._lock:
+            so = self.data.live_sales_order(so_id)
+            if rows is None:
+                wanted = {row.id: row.quantity - fulfilled(so, row.id) for row in so.rows}
+            else:
+                by_sku = {self.data.variants[row.variant_id].sku: row.id for row in so.rows}
+                wanted = {by_sku.get(k, k) if isinstance(k, str) else k: dec(q) for k, q in rows.items()}
+            body: dict[str, Any] = {"sales_order_id": so.id, "status": status, "sales_order_fulfillment_rows": [
+                {"sales_order_row_id": int(row_id), "quantity": float(q)} for row_id, q in wanted.items() if q > 0]}
+            if tracking_number:
+                body["tracking_number"] = tracking_number
+            if tracking_url:
+                body["tracking_url"] = tracking_url
+            return self.data.fulfilment_api(*self.data.create_fulfilment(body))
+
+    def fulfilments(self, so_id: int | None = None) -> list[dict[str, Any]]:
+        """Live fulfilments (of one sales order, or all), oldest first."""
+        with self._lock:
+            return [self.data.fulfilment_api(so, f) for so, f in self.data.fulfilments()
+                    if so_id is None or so.id == so_id]
+
+    def products(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.data.product_api(p) for p in self.data.products.values()]
+
     def delete_sales_order(self, so_id: int) -> None:
         with self._lock:
             self.data.delete_sales_order(so_id)
@@ -377,6 +413,8 @@ class KatanaEmulator(Emulator):
             ("GET", "/katana/inventory", inventory),
             ("GET", "/katana/sales_orders", lambda r: self.sales_orders()),
             ("POST", r"/katana/sales_orders/(?P<key>\d+)/deliver", lambda r: self.deliver_sales_order(key(r))),
+            ("POST", r"/katana/sales_orders/(?P<key>\d+)/fulfil",
+             lambda r: self.fulfil_sales_order(key(r), **body(r))),
             ("DELETE", r"/katana/sales_orders/(?P<key>\d+)", lambda r: self.delete_sales_order(key(r))),
             ("GET", "/katana/stock_adjustments", lambda r: self.stock_adjustments()),
             ("DELETE", r"/katana/stock_adjustments/(?P<key>\d+)", lambda r: self.delete_stock_adjustment(key(r))),

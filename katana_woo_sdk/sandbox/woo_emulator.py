@@ -24,6 +24,10 @@ reports the same `home` whichever name is used, and a request that arrives under
 OAuth-checked against that Host, so a client configured with the alias URL authenticates. (A real
 store signs over its home URL whatever the Host; an undeclared Host gets that real behaviour here.)
 
+After checkout, what a shop does in wp-admin: `set_order_status` (cancelling puts stock back),
+`refund_order` (partial or full, restocking or not) and `edit_order` (line quantities, lines
+added or removed, stock adjusted), in `_woo_after`; each moves the order's `date_modified`.
+
 Thread safety: every admin method and every REST request takes the store's one lock, so a
 background thread can place orders and change statuses while a client reads and writes over HTTP.
 
@@ -32,7 +36,8 @@ Deliberate simplifications (each also noted where it is implemented):
   (`coupon_lines` and unknown `customer_id`s are refused); `place_order` can still compute taxes
   (one or more rates, `_woo_taxes`), a fixed-cart coupon and flat-rate shipping, as a checkout would;
 * not emulated: global (`pa_`) attributes, images, categories/tags filters, /customers, /coupons,
-  /refunds, /variations (WC 10.3+); /webhooks deliver order topics only (`_woo_webhooks`);
+  /refunds over REST (refunds are made by `refund_order` and listed in an order's `refunds[]`),
+  /variations (WC 10.3+); /webhooks deliver order topics only (`_woo_webhooks`);
 * the default product sort keeps same-second products in id order (the real MySQL order is not
   stable); `related_ids` are not shuffled;
 * a variation is only created under an existing variable parent, and a variations batch refuses
@@ -57,6 +62,7 @@ from ._woo_catalog import Catalog
 from ._woo_http import API_PREFIX, WooHttp
 from ._woo_json import order_json, product_json
 from ._woo_model import ORDER_STATUSES, StoreContext, WooError, as_utc
+from ._woo_after import edit_lines, refund
 from ._woo_orders import OrderBook
 from ._woo_rest_orders import OrderHandlers
 from ._woo_rest_products import ProductHandlers
@@ -270,6 +276,41 @@ class WooEmulator(Emulator):
                 raise KeyError(f"no order {order_id}")
             self._book.transition(order, status)
             return order_json(self._catalog, order, self._base())
+
+    def refund_order(self, order_id: int, *, amount: Any = None, lines: dict[Any, int] | None = None,
+                     restock: bool = False, reason: str = "") -> dict[str, Any]:
+        """A refund as wp-admin makes it (`_woo_after.refund`): `amount` (None: what `lines` are
+        worth, or all that is left), `lines` {SKU or line item id: quantity}, `restock` puts those
+        quantities back on the shelf. Reaching the order's total makes it `refunded`."""
+        with self._ctx.lock:
+            order = self._order(order_id)
+            items = {self._line_id(order, key): int(q) for key, q in (lines or {}).items()}
+            return refund(self._book, order, amount=amount, lines=items or None, restock=restock, reason=reason)
+
+    def edit_order(self, order_id: int, lines: dict[Any, int]) -> dict[str, Any]:
+        """An edit of the line items in wp-admin (`_woo_after.edit_lines`): {SKU or line item id:
+        new quantity}; 0 removes a line, a SKU the order lacks adds one; stock follows."""
+        with self._ctx.lock:
+            order = self._order(order_id)
+            edit_lines(self._book, order, {self._line_id(order, k, new_ok=True): int(q) for k, q in lines.items()})
+            return order_json(self._catalog, order, self._base())
+
+    def _order(self, order_id: int):
+        order = self._book.get(order_id)
+        if order is None:
+            raise KeyError(f"no order {order_id}")
+        return order
+
+    def _line_id(self, order, key: Any, *, new_ok: bool = False) -> Any:
+        """A line item id from an id or the SKU of one of the order's lines (a SKU the order lacks
+        stays a SKU when `new_ok`: a line to add)."""
+        for line in order.line_items:
+            product = self._catalog.get(line.variation_id or line.product_id) if line.product_id else None
+            if key == line.id or (product is not None and product.sku == key):
+                return line.id
+        if new_ok and isinstance(key, str):
+            return key
+        raise KeyError(f"order {order.id} has no line {key!r}")
 
     def order(self, order_id: int) -> dict[str, Any]:
         with self._ctx.lock:
