@@ -158,7 +158,7 @@ def measure(args, *, trace: bool) -> dict[str, Any]:
                     "applied": sum(1 for r in report.results if r.outcome in ("applied", "replanned")),
                     "failed": sum(1 for r in report.results if r.outcome == "failed"),
                     "held": sum(len(s.holds) for s in report.stores),
-                    "pushed": sum((r.result or {}).get("pushed", 0) for r in report.results
+                    "pushed": sum(len(getattr(r.result, "pushed", None) or ()) for r in report.results
                                   if r.action.kind == "stock.push"),
                     "status": {s.store: s.status for s in report.stores}})
     parent.send("stop")

@@ -181,13 +181,14 @@ class Inventory(_Namespace):
     """`katana.inventory`: in stock and committed per variant at a location."""
 
     def list(self, location_id: int, variant_ids: Iterable[int] | None = None, *,
-             with_variants: bool = False) -> dict[int, InventoryRow]:
+             with_variants: bool = False, slim: bool = False) -> dict[int, InventoryRow]:
         """Stock at one location, keyed by variant id. A variant without a row has none (treat as 0).
 
         `/inventory` takes `variant_id` as a repeated array parameter; rows are re-checked to be at
         `location_id` (and among `variant_ids`) since an ignored filter would return every location.
         `with_variants` asks for `extend[]=variant`: each row then carries its variant (`row.variant`,
-        SKU included), so the variant catalogue costs no call of its own.
+        SKU included), so the variant catalogue costs no call of its own. `slim`: rows without
+        `.raw` (`InventoryRow.from_api`), for reads of a whole big location.
         """
         location_id = int(location_id)
         rows: dict[int, InventoryRow] = {}
@@ -204,7 +205,7 @@ class Inventory(_Namespace):
                        for chunk in _chunks(wanted, ID_CHUNK)]
         for params in batches:
             for payload in self._http.iter_katana("/inventory", params):
-                row = InventoryRow.from_api(payload)
+                row = InventoryRow.from_api(payload, slim=slim)
                 if row.location_id != location_id or (members is not None and row.variant_id not in members):
                     continue
                 if row.variant_id in rows:

@@ -23,6 +23,12 @@ __all__ = [
 _raw = dict(default_factory=dict, repr=False, compare=False)
 
 
+def _own(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload as `.raw`: a plain dict is kept as it is (a freshly parsed answer, owned by the
+    one object made from it; a copy would double a big read's memory), anything else copied."""
+    return p if type(p) is dict else dict(p)
+
+
 def dec(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
     """A Decimal from Katana's strings or numbers; `default` where the value is absent or bad."""
     if value is None or value == "":
@@ -89,7 +95,7 @@ class Factory:
         return cls(_opt_int(p.get("default_sales_location_id")), p.get("base_currency_code"), dict(p))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # 100,000s of these in a big plan
 class Variant:
     id: int
     sku: str | None
@@ -100,12 +106,13 @@ class Variant:
     raw: Mapping[str, Any] = field(**_raw)
 
     @classmethod
-    def from_api(cls, p: Mapping[str, Any]) -> "Variant":
+    def from_api(cls, p: Mapping[str, Any], *, slim: bool = False) -> "Variant":
+        """`slim`: without `.raw` (a bulk read that keeps only the fields above)."""
         return cls(int(p["id"]), p.get("sku"), _opt_int(p.get("product_id")), _opt_int(p.get("material_id")),
-                   p.get("type"), parse_datetime(p.get("deleted_at")), dict(p))
+                   p.get("type"), parse_datetime(p.get("deleted_at")), {} if slim else _own(p))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # 100,000s of these in a big plan
 class InventoryRow:
     variant_id: int
     location_id: int
@@ -113,6 +120,8 @@ class InventoryRow:
     quantity_committed: Decimal = Decimal(0)
     quantity_expected: Decimal = Decimal(0)
     raw: Mapping[str, Any] = field(**_raw)
+    safety_stock_level: Decimal | None = None     # Katana's reorder point at the location, when given
+    row_variant: "Variant | None" = field(default=None, repr=False, compare=False)   # read with `extend[]=variant`
 
     @property
     def available(self) -> Decimal:
@@ -122,13 +131,22 @@ class InventoryRow:
     @property
     def variant(self) -> "Variant | None":
         """The row's variant, when it was read with `extend[]=variant`."""
+        if self.row_variant is not None:
+            return self.row_variant
         data = self.raw.get("variant")
         return Variant.from_api(data) if isinstance(data, Mapping) and data.get("id") is not None else None
 
     @classmethod
-    def from_api(cls, p: Mapping[str, Any]) -> "InventoryRow":
+    def from_api(cls, p: Mapping[str, Any], *, slim: bool = False) -> "InventoryRow":
+        """`slim`: without `.raw` (the figures, the safety stock and the variant are kept): a big
+        location's rows then cost a fifth of the memory."""
+        data = p.get("variant")
+        variant = Variant.from_api(data, slim=slim) if isinstance(data, dict) and data.get("id") is not None \
+            else None
+        safety = p.get("safety_stock_level")
         return cls(int(p["variant_id"]), int(p["location_id"]), dec(p.get("quantity_in_stock")),
-                   dec(p.get("quantity_committed")), dec(p.get("quantity_expected")), dict(p))
+                   dec(p.get("quantity_committed")), dec(p.get("quantity_expected")), {} if slim else _own(p),
+                   None if safety in (None, "") else dec(safety), variant)
 
 
 @dataclass(frozen=True)
@@ -444,7 +462,7 @@ class WooOrderNote:
                    parse_datetime(p.get("date_created_gmt")), dict(p))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # 100,000s of these in a big plan
 class WooProduct:
     """A product or a variation (`type == "variation"`, `parent_id` set)."""
 
@@ -458,6 +476,7 @@ class WooProduct:
     name: str = ""
     variations: tuple[int, ...] = ()
     raw: Mapping[str, Any] = field(**_raw)
+    modified_gmt: str | None = field(default=None, repr=False, compare=False)   # `date_modified_gmt` as sent
 
     # What `from_api` and `modified` read: a stock read asks for these alone (`_fields`), about a
     # tenth of a product's JSON, which is most of a big catalogue's parsing time and memory.
@@ -471,7 +490,7 @@ class WooProduct:
     @property
     def modified(self) -> datetime | None:
         """When the store last modified the item (`date_modified_gmt`, the store's clock)."""
-        return parse_datetime(self.raw.get("date_modified_gmt"))
+        return parse_datetime(self.modified_gmt or self.raw.get("date_modified_gmt"))
 
     @property
     def stock_managed_by(self) -> int | None:
@@ -481,14 +500,15 @@ class WooProduct:
         return self.id if self.manage_stock is True else None
 
     @classmethod
-    def from_api(cls, p: Mapping[str, Any], *, parent_id: int | None = None) -> "WooProduct":
+    def from_api(cls, p: Mapping[str, Any], *, parent_id: int | None = None, slim: bool = False) -> "WooProduct":
+        """`slim`: without `.raw` (what a read asked with `_fields` for, `FIELDS`, is kept)."""
         manage = p.get("manage_stock")
         manage = "parent" if manage == "parent" else bool(manage)
         pid = _opt_int(p.get("parent_id")) or parent_id or 0
         kind = p.get("type") or ("variation" if parent_id else "simple")
         return cls(int(p["id"]), str(p.get("sku") or ""), str(kind), pid, manage, _opt_int(p.get("stock_quantity")),
                    p.get("stock_status"), str(p.get("name") or ""), tuple(int(v) for v in p.get("variations") or ()),
-                   dict(p))
+                   {} if slim else _own(p), p.get("date_modified_gmt"))
 
 
 @dataclass(frozen=True)

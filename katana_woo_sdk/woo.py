@@ -228,14 +228,15 @@ class Products:
 
         Ordered by id because the default (date) order is not total: products created in the same
         second made pages overlap and skip items. `orderby=None` keeps the store's default.
-        `fields` (e.g. `WooProduct.FIELDS`) asks for those keys alone (WordPress's `_fields`); `.raw`
-        then holds only them.
+        `fields` (e.g. `WooProduct.FIELDS`) asks for those keys alone (WordPress's `_fields`); the
+        items then come without `.raw` (a big catalogue's memory).
         """
         params = {"orderby": orderby, "order": order} if orderby else {}
         params.update(_params(filters))
         params.update(_fields(fields))
-        return _unique(self._c._http.iter_woo("products", params, per_page=per_page), WooProduct.from_api,
-                       "products")
+        slim = bool(fields)
+        return _unique(self._c._http.iter_woo("products", params, per_page=per_page),
+                       lambda item: WooProduct.from_api(item, slim=slim), "products")
 
     def first_page(self, *, per_page: int = 100, fields: Sequence[str] | None = None
                    ) -> tuple[list[WooProduct], int | None]:
@@ -245,7 +246,8 @@ class Products:
         resp = self._c._http.get("products", {"orderby": "id", "order": "asc", "per_page": per_page, "page": 1,
                                               **_fields(fields)})
         pages = resp.headers.get("X-WP-TotalPages")
-        return [WooProduct.from_api(p) for p in _array(resp)], int(pages) if str(pages or "").isdigit() else None
+        return ([WooProduct.from_api(p, slim=bool(fields)) for p in _array(resp)],
+                int(pages) if str(pages or "").isdigit() else None)
 
     def get(self, product_id: int) -> WooProduct:
         """A product, or a variation by its own id (then `type == "variation"`, `parent_id` set)."""
@@ -267,7 +269,7 @@ class Products:
         queries += [({"search_sku": s}, {s}) for s in wanted if "," in s]
         for params, asked in queries:
             for item in self._c._http.iter_woo("products", {**params, **_fields(fields)}):
-                product = WooProduct.from_api(item)
+                product = WooProduct.from_api(item, slim=bool(fields))
                 if product.sku not in asked:
                     continue
                 if product.sku in found and found[product.sku].id != product.id:
@@ -293,7 +295,8 @@ class Variations:
         params.update(_params(filters))
         params.update(_fields(fields))
         pages = self._c._http.iter_woo(f"products/{parent}/variations", params, per_page=per_page)
-        return _unique(pages, lambda item: WooProduct.from_api(item, parent_id=parent), "variations")
+        slim = bool(fields)
+        return _unique(pages, lambda item: WooProduct.from_api(item, parent_id=parent, slim=slim), "variations")
 
     def get(self, parent_id: int, variation_id: int) -> WooProduct:
         resp = self._c._http.get(f"products/{int(parent_id)}/variations/{int(variation_id)}")

@@ -44,7 +44,7 @@ from ..models import InventoryRow, Location
 LIST_LIMIT = 50   # how many SKUs a note lists before "and N more"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per store item: 100,000s in a big plan
 class Slice:
     """One store's part of a location's figure for one item, and how it was computed (for the
     plan, the report, `compare_stock` and `explain sku`)."""
@@ -137,6 +137,9 @@ def safety_stock(rows: Iterable[InventoryRow]) -> Decimal:
     """Katana's `safety_stock_level` of the rows (a parent's pool: summed); absent reads as 0."""
     total = Decimal(0)
     for row in rows:
+        if row.safety_stock_level is not None:
+            total += row.safety_stock_level
+            continue
         value = row.raw.get("safety_stock_level") if row.raw else None
         if value not in (None, ""):
             total += Decimal(str(value))

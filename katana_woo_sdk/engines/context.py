@@ -146,7 +146,7 @@ class RunContext:
         """The location's rows, read with their variants (`extend[]=variant`): that read is also the
         variant catalogue of the location, so no variant listing is ever needed."""
         if location_id not in self._inventory:
-            rows = self.katana.inventory.list(location_id, with_variants=True)
+            rows = self.katana.inventory.list(location_id, with_variants=True, slim=True)
             skus: dict[str, Variant] = {}
             for row in rows.values():
                 variant = row.variant
@@ -335,7 +335,7 @@ class RunContext:
         known = self._rows.setdefault(location_id, {})
         missing = sorted(wanted - set(known))
         if missing:
-            for vid, row in self.katana.inventory.list(location_id, missing, with_variants=True).items():
+            for vid, row in self.katana.inventory.list(location_id, missing, with_variants=True, slim=True).items():
                 known[vid] = row
                 if row.variant is not None and row.variant.sku:
                     self._by_sku.setdefault(row.variant.sku, row.variant)

@@ -36,7 +36,7 @@ CATALOGUE_NOTES = ("katana_only_skus", "katana_only_count", "store_only_skus", "
                    "items_without_sku")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per store item: 100,000s in a big plan
 class ItemFigure:
     """One store item's figure and how it was derived (for the push, `compare_stock`, reports)."""
 
