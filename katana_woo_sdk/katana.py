@@ -31,8 +31,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from ._http import CallCounter, HttpClient, RetryPolicy, Timeouts, _katana_pagination as _pagination
 from .errors import ReconcileError
 from .models import (OPEN_SO_STATUSES, Customer, CustomerDraft, Factory, InventoryMovement, InventoryRow, Location,
-                     SalesOrder,
-                     SalesOrderDraft, SalesOrderRow, StockAdjustment, TaxRate, Variant, dec, parse_datetime)
+                     Product, SalesOrder,
+                     SalesOrderDraft, SalesOrderFulfillment, SalesOrderRow, StockAdjustment, TaxRate, Variant, dec,
+                     parse_datetime)
 from .ratelimit import TokenBucket, bucket_for_key
 
 __all__ = ["KatanaClient", "SalesOrderNotOpenError", "DEFAULT_BASE_URL", "SYSTEM"]
@@ -454,6 +455,68 @@ class SalesOrderRows(_Namespace):
         body = {k: _ROW_FIELDS[k](dec(v) if _ROW_FIELDS[k] is _number else v) for k, v in fields.items()}
         return SalesOrderRow.from_api(self._http.request("PATCH", f"/sales_order_rows/{int(row_id)}", json=body).data)
 
+    def create(self, sales_order_id: int, variant_id: int, quantity: Decimal | int, **fields: Any) -> SalesOrderRow:
+        """Add a row to an open order (Katana allows it while NOT_SHIPPED or PENDING); `fields` as for
+        `update`. Never re-sent after a 5xx or timeout: `list(sales_order_id)` shows whether it exists."""
+        unknown = set(fields) - set(_ROW_FIELDS)
+        if unknown:
+            raise TypeError(f"cannot set sales order row field(s) {sorted(unknown)}")
+        body = {k: _ROW_FIELDS[k](dec(v) if _ROW_FIELDS[k] is _number else v) for k, v in fields.items()
+                if v is not None}
+        body.update(sales_order_id=int(sales_order_id), variant_id=int(variant_id), quantity=_number(dec(quantity)))
+        return SalesOrderRow.from_api(self._http.request("POST", "/sales_order_rows", json=body, creates=True).data)
+
+    def delete(self, row_id: int) -> None:
+        """Remove a row of an open order."""
+        self._http.request("DELETE", f"/sales_order_rows/{int(row_id)}")
+
+
+class SalesOrderFulfillments(_Namespace):
+    """`katana.sales_order_fulfillments`: how Katana records packing and delivery of a sales order."""
+
+    def list(self, sales_order_id: int, *, include_deleted: bool = False) -> list[SalesOrderFulfillment]:
+        """The order's fulfilments, oldest first (re-checked to be the order's: an ignored filter
+        would return every order's)."""
+        params: dict[str, Any] = {"sales_order_id": int(sales_order_id)}
+        if include_deleted:
+            params["include_deleted"] = "true"
+        found = (SalesOrderFulfillment.from_api(p) for p in self._http.iter_katana("/sales_order_fulfillments", params))
+        return sorted((f for f in found if f.sales_order_id == int(sales_order_id)
+                       and (include_deleted or f.deleted_at is None)), key=lambda f: f.id)
+
+    def create(self, sales_order_id: int, rows: Mapping[int, Decimal | int], *, status: str = "DELIVERED",
+               tracking_number: str | None = None, tracking_url: str | None = None) -> SalesOrderFulfillment:
+        """Fulfil `rows` (row id -> quantity) of an order as PACKED or DELIVERED. Never re-sent after
+        a 5xx or timeout: call `list(sales_order_id)` to see whether it exists."""
+        body: dict[str, Any] = {"sales_order_id": int(sales_order_id), "status": status,
+                                "sales_order_fulfillment_rows": [
+                                    {"sales_order_row_id": int(row_id), "quantity": _number(dec(q))}
+                                    for row_id, q in rows.items()]}
+        if tracking_number:
+            body["tracking_number"] = tracking_number
+        if tracking_url:
+            body["tracking_url"] = tracking_url
+        resp = self._http.request("POST", "/sales_order_fulfillments", json=body, creates=True)
+        return SalesOrderFulfillment.from_api(resp.data)
+
+    def update_status(self, fulfilment_id: int, status: str) -> SalesOrderFulfillment:
+        """Move a fulfilment to `status` (a PACKED one becomes DELIVERED when the goods left)."""
+        resp = self._http.request("PATCH", f"/sales_order_fulfillments/{int(fulfilment_id)}", json={"status": status})
+        return SalesOrderFulfillment.from_api(resp.data)
+
+
+class Products(_Namespace):
+    """`katana.products`: products created through the API (a variant per SKU)."""
+
+    def create(self, name: str, variants: Iterable[tuple[str, Decimal | int | float | None]], *,
+               uom: str = "pcs") -> Product:
+        """One product with a variant per (SKU, sales price). Never re-sent after a 5xx or timeout:
+        look the SKUs up with `variants.by_skus` to see whether it exists."""
+        body: dict[str, Any] = {"name": name, "uom": uom, "variants": [
+            {"sku": sku, **({"sales_price": _number(dec(price))} if price is not None else {})}
+            for sku, price in variants]}
+        return Product.from_api(self._http.request("POST", "/products", json=body, creates=True).data)
+
 
 class SalesOrderShippingFees(_Namespace):
     """`katana.sales_order_shipping_fee`: a sales order's shipping fees."""
@@ -577,7 +640,9 @@ class KatanaClient:
         katana.stock_adjustments.create / .find / .at_location / .delete
         katana.sales_orders.list(ecommerce_store_name=..., include_deleted=True) / .get / .create
                           / .update_location / .delete
-        katana.sales_order_rows.list(so_id)                katana.sales_order_shipping_fee.create(...)
+        katana.sales_order_rows.list(so_id) / .create / .update / .delete
+        katana.sales_order_shipping_fee.create(...)        katana.sales_order_fulfillments.list / .create
+        katana.products.create(name, [(sku, price)])
         katana.customers.find_by_email / .create          katana.tax_rates.list / .find_by_rate
         katana.http                                        an endpoint not wrapped
     """
@@ -607,6 +672,8 @@ class KatanaClient:
         self.sales_order_rows = SalesOrderRows(self._http)
         self.sales_orders = SalesOrders(self._http, self.sales_order_rows)
         self.sales_order_shipping_fee = SalesOrderShippingFees(self._http)
+        self.sales_order_fulfillments = SalesOrderFulfillments(self._http)
+        self.products = Products(self._http)
         self.customers = Customers(self._http)
         self.tax_rates = TaxRates(self._http)
 

@@ -18,6 +18,7 @@ __all__ = [
     "StockAdjustmentRow", "SalesOrder", "SalesOrderRow", "Customer", "TaxRate", "SalesOrderDraft",
     "SalesOrderRowDraft", "AddressDraft", "CustomerDraft", "WooOrder", "WooLineItem", "WooProduct",
     "WooOrderNote", "StockWrite", "StockWriteResult",
+    "SalesOrderFulfillment", "Product",
 ]
 
 _raw = dict(default_factory=dict, repr=False, compare=False)
@@ -246,6 +247,47 @@ class SalesOrder:
                    p.get("ecommerce_store_name"), None if ecommerce_id is None else str(ecommerce_id),
                    parse_datetime(p.get("deleted_at")),
                    tuple(SalesOrderRow.from_api(r) for r in p.get("sales_order_rows") or ()), dict(p))
+
+
+@dataclass(frozen=True)
+class SalesOrderFulfillment:
+    """How Katana records packing and delivery: quantities of a sales order's rows (`rows`: row id
+    -> quantity), PACKED or DELIVERED, with tracking where the shop gave it."""
+
+    id: int
+    sales_order_id: int
+    status: str
+    rows: Mapping[int, Decimal] = field(default_factory=dict)
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    deleted_at: datetime | None = None
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "SalesOrderFulfillment":
+        rows: dict[int, Decimal] = {}
+        for r in p.get("sales_order_fulfillment_rows") or ():
+            row_id = _opt_int(r.get("sales_order_row_id"))
+            if row_id is not None:
+                rows[row_id] = rows.get(row_id, Decimal(0)) + dec(r.get("quantity"))
+        return cls(int(p["id"]), int(p["sales_order_id"]), str(p.get("status") or ""), rows,
+                   p.get("tracking_number") or None, p.get("tracking_url") or None,
+                   parse_datetime(p.get("deleted_at")), dict(p))
+
+
+@dataclass(frozen=True)
+class Product:
+    """A Katana product and its variants (what `POST /products` answers)."""
+
+    id: int
+    name: str
+    variants: tuple[Variant, ...] = ()
+    raw: Mapping[str, Any] = field(**_raw)
+
+    @classmethod
+    def from_api(cls, p: Mapping[str, Any]) -> "Product":
+        return cls(int(p["id"]), str(p.get("name") or ""),
+                   tuple(Variant.from_api({"product_id": p["id"], **v}) for v in p.get("variants") or ()), dict(p))
 
 
 @dataclass(frozen=True)
