@@ -10,10 +10,11 @@ from typing import Any
 
 from .config import StoreConfig
 from .engines import initial_import as import_engine
+from .engines import lifecycle as lifecycle_engine
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
 from .models import Location
-from .plan import BLOCKED, DISABLED, INVALID, Action, MappingPlan, StorePlan
+from .plan import BLOCKED, DISABLED, INVALID, Action, Attention, MappingPlan, StorePlan
 
 
 @dataclass
@@ -30,6 +31,9 @@ class StoreWork:
     orders: order_engine.OrderPlan | None = None
     initial: import_engine.InitialImportPlan | None = None
     push: stock_engine.StockPlan | None = None
+    lifecycle: lifecycle_engine.LifecyclePlan | None = None   # what became of imported orders
+    attention: tuple[Attention, ...] | None = None           # set by apply: the store's items after the run
+    lifecycle_failed: bool = False                           # its planning failed: cursors stay for the next run
     store_time: datetime | None = None       # the store's clock when its orders were read (a watermark)
     error: str | None = None
     fatal: bool = False               # nothing can be applied for this store
@@ -51,6 +55,7 @@ class StoreWork:
     def actions(self) -> tuple[Action, ...]:
         out = [self.mapping_action] if self.mapping_action else []
         out += list(self.orders.actions if self.orders else ())
+        out += list(self.lifecycle.actions if self.lifecycle else ())
         if self.initial is not None and self.initial.action is not None:
             out.append(self.initial.action)
         if self.push is not None and self.push.action is not None:
@@ -64,4 +69,5 @@ class StoreWork:
             if part is not None:
                 notes.update(part.notes)
         return StorePlan(self.name, self.mapping, self.actions(), self.orders.holds if self.orders else (),
-                         warnings, notes, self.error, self.store_hash)
+                         warnings, notes, self.error, self.store_hash,
+                         self.lifecycle.attention if self.lifecycle else ())

@@ -1,7 +1,7 @@
 """What each kind of action carries: typed, frozen payloads instead of free-form dicts.
 
 Built by the engines when they plan (`engines.orders`, `engines.initial_import`, `engines.stock`,
-and the runner's mapping step), carried by `plan.Action.payload`, saved in plan files and read back
+`engines.products`, `engines.lifecycle`, and the runner's mapping step), carried by `plan.Action.payload`, saved in plan files and read back
 by `from_dict`, compared by the saved-plan contract (`contract`) and shown by `report`. Nothing
 here talks to an API or knows about rendering.
 
@@ -22,7 +22,8 @@ from typing import Any, Mapping, Union
 
 __all__ = [
     "LocationRef", "MappingChange", "TaxRef", "ImportRow", "ShippingFee", "CustomerData", "OrderImport",
-    "OrderCompletion", "AdjustmentRow", "InitialImport", "StockWriteItem", "StockPush", "Payload",
+    "OrderCompletion", "AdjustmentRow", "InitialImport", "StockWriteItem", "StockPush", "ProductCreation",
+    "OrderRow", "OrderDelivery", "StoreCompletion", "OrderDeletion", "RowChange", "RowUpdate", "Payload",
     "PAYLOAD_KINDS", "payload_to_dict", "payload_from_dict", "plain",
 ]
 
@@ -179,12 +180,138 @@ class StockPush:
         return payload_to_dict(self)
 
 
-Payload = Union[MappingChange, OrderImport, OrderCompletion, InitialImport, StockPush]
+# --- after the import (`engines.products`, `engines.lifecycle`, `engines.fulfilment`) ------------
+
+@dataclass(frozen=True)
+class ProductCreation:
+    """Create a Katana product with one variant for a SKU the store sells and Katana lacks
+    (`orders.unknown_sku: create_product`), before the orders waiting for it are imported.
+    `location_id`: where those orders go (a product has no location; a remap drops the action)."""
+
+    sku: str
+    name: str
+    price: Decimal | None
+    location_id: int
+    orders: tuple[int, ...] = ()        # the WooCommerce orders waiting for it
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        return payload_to_dict(self)
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """A quantity of one sales order row (`row_id` None: a row still to add)."""
+
+    sku: str
+    variant_id: int
+    quantity: Decimal
+    row_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderDelivery:
+    """The store completed the order (shipped it): deliver its sales order in Katana, the way Katana
+    records deliveries: packed fulfilments (`packed`) become delivered, and one fulfilment delivers
+    what no fulfilment covers yet (`rows`)."""
+
+    woo_order_id: int
+    number: str
+    sales_order_id: int
+    order_no: str
+    location_id: int
+    rows: tuple[OrderRow, ...] = ()
+    packed: tuple[int, ...] = ()
+
+    @property
+    def variant_ids(self) -> tuple[int, ...]:
+        return tuple(r.variant_id for r in self.rows)
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        return payload_to_dict(self)
+
+
+@dataclass(frozen=True)
+class StoreCompletion:
+    """Katana delivered the sales order: the WooCommerce order becomes `completed`, with a private
+    note naming the sales order (and its tracking number, read at apply)."""
+
+    woo_order_id: int
+    number: str
+    sales_order_id: int
+    order_no: str
+    location_id: int
+
+    variant_ids = ()          # the store's stock does not move (its order reduced it at checkout)
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        return payload_to_dict(self)
+
+
+@dataclass(frozen=True)
+class OrderDeletion:
+    """The order was cancelled, refunded or failed in the store after its import: its sales order,
+    still NOT_SHIPPED or PENDING, is deleted, which frees what it commits (`committed`)."""
+
+    woo_order_id: int
+    number: str
+    sales_order_id: int
+    order_no: str
+    location_id: int
+    woo_status: str
+    committed: tuple[OrderRow, ...] = ()
+
+    @property
+    def variant_ids(self) -> tuple[int, ...]:
+        return tuple(r.variant_id for r in self.committed)
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        return payload_to_dict(self)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One row of an edited order: Katana's quantity `before`, the store's line now `after` (0:
+    remove the row); a new row (`row_id` None) gets the line's price, discount and tax."""
+
+    sku: str
+    variant_id: int
+    before: Decimal
+    after: Decimal
+    row_id: int | None = None
+    price_per_unit: Decimal | None = None
+    total_discount: Decimal = Decimal(0)
+    tax: TaxRef | None = None
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """The store's order was edited after its import (`orders.edits: update_rows`): its sales order's
+    rows follow, while it is NOT_SHIPPED or PENDING."""
+
+    woo_order_id: int
+    number: str
+    sales_order_id: int
+    order_no: str
+    location_id: int
+    changes: tuple[RowChange, ...] = ()
+
+    @property
+    def variant_ids(self) -> tuple[int, ...]:
+        return tuple(c.variant_id for c in self.changes)
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        return payload_to_dict(self)
+
+
+Payload = Union[MappingChange, OrderImport, OrderCompletion, InitialImport, StockPush, ProductCreation,
+                OrderDelivery, StoreCompletion, OrderDeletion, RowUpdate]
 
 # The action kind each payload type belongs to (one payload type per kind).
 PAYLOAD_KINDS: dict[str, type] = {
     "mapping": MappingChange, "order.import": OrderImport, "order.complete": OrderCompletion,
     "stock.initial_import": InitialImport, "stock.push": StockPush,
+    "product.create": ProductCreation, "order.deliver": OrderDelivery,
+    "order.complete_in_store": StoreCompletion, "order.delete": OrderDeletion, "order.update_rows": RowUpdate,
 }
 
 

@@ -11,6 +11,9 @@ stale; so is a store whose last apply is older than `stale_after`:
     LocationAvailable  the mapped location is not deleted (False: the store is Blocked)
     OrdersSynced       every order in the imported statuses is in Katana (False: held or failed)
     StockSynced        the last push was applied in full (False: items the store refused or ignored)
+Besides the conditions: imported orders per lifecycle state, and the orders a person must still
+act on (a cancelled order whose sales order still commits stock, an edit not applied), which keep
+the store Degraded until a run finds them resolved (`engines.lifecycle`).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .actions import LocationRef
 from .config import Config, StoreConfig
 from .plan import (APPLIED, BLOCKED, DISABLED, FAILED, INVALID, REPLANNED, ConditionView, Hold, Status, StoreReport,
                    StoreStatus)
+from .engines import lifecycle as lifecycle_engine
 from .state import State
 
 
@@ -105,12 +109,16 @@ def read_status(config: Config, state: State, *, now: datetime | None = None,
         # A URL left as "${VAR}" (status reads the config without its environment) gives another
         # hash than the apply saw: whether the config changed cannot be told, so it is not claimed.
         store_hash = "" if "${" in store.url else config.store_hash(store.name)
+        notes = json.loads(state.get_cursor(store.name, MATCHING_CURSOR) or "{}")
+        by_state = state.lifecycle_counts(store.name)
+        if set(by_state) - {"imported"}:     # orders that moved on after their import, per state
+            notes["order_lifecycle"] = by_state
         stores.append(StoreStatus(
             store.name, LocationRef(mapping.location_id, mapping.location_name) if mapping else None, views,
             sum(1 for e in ledger.values() if e.status == "imported"), held,
-            max((r.pushed_at for r in pushed.values()), default=None), store_hash,
-            json.loads(state.get_cursor(store.name, MATCHING_CURSOR) or "{}"), observed,
-            _stale(views, store_hash, observed, now, stale_after) if store.enabled else ()))
+            max((r.pushed_at for r in pushed.values()), default=None), store_hash, notes, observed,
+            _stale(views, store_hash, observed, now, stale_after) if store.enabled else (),
+            lifecycle_engine.lasting_attention(state, store.name)))
     runs = state.runs(limit=1)
     unset = [s.name for s in config.stores if "${" in s.url]
     message = (f"the URL variables of {', '.join(unset)} are not set here: whether their config changed since the "

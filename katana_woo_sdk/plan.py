@@ -135,6 +135,34 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class Attention:
+    """What a person must know or do about an imported order (`engines.lifecycle`): it was cancelled
+    while its sales order still commits stock, edited after the import, refunded after delivery...
+    Plan, report and status show it; `lasting` ones stay (and keep the store Degraded) until the
+    cause goes away, the others are told in the run that saw them and kept in the order's story."""
+
+    store: str
+    woo_order_id: int
+    number: str
+    kind: str            # "cancelled_after_import" | "cancelled_after_shipping" | "edited_after_import" | ...
+    detail: str
+    sales_order_id: int | None = None
+    order_no: str | None = None
+    lasting: bool = False
+    since: datetime | None = None
+
+    def __str__(self) -> str:
+        return f"order #{self.number} ({self.kind}): {self.detail}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Attention":
+        since = data.get("since")
+        return cls(str(data["store"]), int(data["woo_order_id"]), str(data["number"]), str(data["kind"]),
+                   str(data["detail"]), data.get("sales_order_id"), data.get("order_no"), bool(data.get("lasting")),
+                   datetime.fromisoformat(since) if isinstance(since, str) else since)
+
+
+@dataclass(frozen=True)
 class StorePlan:
     """One store's part of a plan: its mapping, actions, held orders, warnings and notes."""
 
@@ -146,6 +174,7 @@ class StorePlan:
     notes: Mapping[str, Any] = field(default_factory=dict)  # unmatched SKU lists, counts
     error: str | None = None
     config_hash: str = ""
+    attention: tuple[Attention, ...] = ()   # imported orders a person must look at (`engines.lifecycle`)
 
     @property
     def status(self) -> str:
@@ -158,7 +187,7 @@ class StorePlan:
             return "blocked"
         if self.actions:
             return "changes"
-        if self.holds or self.warnings:
+        if self.holds or self.warnings or self.attention:
             return "attention"
         return "ok"
 
@@ -286,7 +315,8 @@ def _store_plan_from_dict(d: Mapping[str, Any]) -> StorePlan:
     actions = tuple(Action.from_dict(a) for a in d.get("actions", ()))
     holds = tuple(Hold.from_dict(h) for h in d.get("holds", ()))
     return StorePlan(d["store"], mapping, actions, holds, tuple(d.get("warnings", ())), dict(d.get("notes") or {}),
-                     d.get("error"), d.get("config_hash", ""))
+                     d.get("error"), d.get("config_hash", ""),
+                     tuple(Attention.from_dict(a) for a in d.get("attention", ())))
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -326,6 +356,7 @@ class StoreReport:
     warnings: tuple[str, ...] = ()
     notes: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    attention: tuple[Attention, ...] = ()
 
     @property
     def status(self) -> str:
@@ -336,7 +367,7 @@ class StoreReport:
             return "failed"
         if self.mapping.kind == BLOCKED:
             return "blocked"
-        if self.holds or self.warnings:
+        if self.holds or self.warnings or self.attention:
             return "attention"
         if any(r.outcome in (APPLIED, REPLANNED) for r in self.results):
             return "applied"
@@ -438,6 +469,7 @@ class StoreStatus:
     notes: Mapping[str, Any] = field(default_factory=dict)  # SKU matching as the last apply saw it
     observed_at: datetime | None = None   # when an apply last recorded the store's conditions
     stale: tuple[str, ...] = ()           # why what is shown may no longer hold (config changed, too old)
+    attention: tuple[Attention, ...] = ()   # imported orders a person must still act on (lasting ones)
 
     @property
     def state(self) -> str:
@@ -447,7 +479,7 @@ class StoreStatus:
             return "Unknown"
         if by_type.get("LocationAvailable") and by_type["LocationAvailable"].status == "False":
             return "Blocked"
-        if any(c.status == "False" for c in self.conditions) or self.held:
+        if any(c.status == "False" for c in self.conditions) or self.held or self.attention:
             return "Degraded"
         if any(c.status == "Unknown" for c in self.conditions):
             return "Unknown"

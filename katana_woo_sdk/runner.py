@@ -35,8 +35,11 @@ from .config import Config, StoreConfig, load_config
 from .contract import Decision, check_saved_plan, decide
 from .engines import changes
 from .engines import duplicates
+from .engines import fulfilment
 from .engines import initial_import as import_engine
+from .engines import lifecycle as lifecycle_engine
 from .engines import orders as order_engine
+from .engines import products as products_engine
 from .engines import stock as stock_engine
 from .engines import stores as stores_engine
 from .engines.context import RunContext, progress
@@ -167,6 +170,8 @@ class Runner:
                 self._guard(w, lambda w=w: self._plan_initial(ctx, w, confirm, earlier), fatal=False)
         for w in [w for w in live if w.live and not w.companion]:  # ... the orders to import ...
             self._guard(w, lambda w=w: self._plan_orders(ctx, w, include_customer_data))
+        for w in [w for w in live if w.live and not w.companion and w.facts is not None]:   # ... their lives since ...
+            self._plan_lifecycle(ctx, w, full)
         if not stock:
             return work
         try:
@@ -254,6 +259,18 @@ class Runner:
                                             include_customer_data=include_customer_data)
         if w.orders.recovered:
             w.notes["orders_already_in_katana"] = w.orders.recovered
+
+    def _plan_lifecycle(self, ctx: RunContext, w: StoreWork, full: bool) -> None:
+        """What became of the store's imported orders. A failure does not stop its imports or its
+        stock: it is a warning, and the cursors it reads from stay where they were (`apply`)."""
+        try:
+            w.lifecycle = lifecycle_engine.plan_lifecycle(ctx, w.config, w.location, w.facts, full=full)
+        except Exception as exc:  # a bug must not stop the store either; it is reported loudly
+            if not isinstance(exc, KatanaWooError):
+                log.exception("%s: unexpected error while looking at imported orders", w.name)
+            w.lifecycle_failed = True
+            w.warnings.append(f"lifecycle: could not look at what became of imported orders ({exc}); "
+                              f"the next run looks again")
 
     def _plan_initial(self, ctx: RunContext, w: StoreWork, confirm: bool, earlier: dict[int, list[str]]) -> None:
         others = [s for s in self.config.enabled_stores if s.name != w.name]
@@ -356,7 +373,8 @@ class Runner:
             for w in applying:
                 sp = w.store_plan()
                 rep = StoreReport(w.name, w.mapping, tuple(results[w.name]), holds.get(w.name, sp.holds),
-                                  sp.warnings, sp.notes, w.error)
+                                  sp.warnings, sp.notes, w.error,
+                                  w.attention if w.attention is not None else sp.attention)
                 record_conditions(self.state, self.config, w.config, rep,
                                   stock_issue=w.push.warning if w.push is not None else None)
                 reports.append(rep)
@@ -381,17 +399,25 @@ class Runner:
         if w.orders is not None:
             by_id = w.facts.by_id()
             created: dict[int, int] = {}
-            decisions = list(decide(saved, list(w.orders.actions), {"order.import", "order.complete"}, replan=replan))
+            decisions = list(decide(saved, list(w.orders.actions), {"product.create", "order.import", "order.complete"},
+                                    replan=replan))
             for d in progress(decisions, desc=f"{w.name} orders", total=len(decisions), enabled=self.progress):
                 def step(ctx, w, action, by_id=by_id):
+                    if action.kind == "product.create":
+                        return products_engine.apply_creation(ctx, store, action)
                     if action.kind == "order.complete":
                         return order_engine.apply_completion(ctx, store, action)
                     return order_engine.apply_import(ctx, store, action, by_id[action.payload.woo_order_id])
                 result = self._run(ctx, run_id, w, d, step)
                 results.append(result)
-                if result.outcome in (APPLIED, REPLANNED) and getattr(result.result, "created", False):
+                if d.action.kind == "order.import" and result.outcome in (APPLIED, REPLANNED) \
+                        and getattr(result.result, "created", False):
                     created[d.action.payload.woo_order_id] = result.result.sales_order_id
+            cursor = self.state.get_cursor(store.name, order_engine.CURSOR)
             holds = order_engine.record_outcomes(ctx, store, w.facts, w.orders, results)
+            if w.lifecycle_failed:
+                # What the walk returned was not looked at for its lifecycle: the next walk reads it again.
+                self.state.set_cursor(store.name, order_engine.CURSOR, cursor)
             try:
                 for repair in duplicates.repair_duplicates(ctx, store, created, started):
                     w.warnings.append(str(repair))
@@ -399,6 +425,14 @@ class Runner:
                 w.warnings.append(f"could not check this run's sales orders for duplicates: {exc}")
         else:
             holds = ()
+        if w.lifecycle is not None:
+            for d in decide(saved, list(w.lifecycle.actions), set(lifecycle_engine.KINDS), replan=replan):
+                results.append(self._run(ctx, run_id, w, d, lambda ctx, w, action: fulfilment.apply_lifecycle(
+                    ctx, store, action)))
+            try:
+                w.attention = lifecycle_engine.record_lifecycle(ctx, store, w.lifecycle, results)
+            except KatanaWooError as exc:
+                w.warnings.append(f"lifecycle: could not record what became of imported orders: {exc}")
         if w.initial is not None and w.initial.state == "done":
             import_engine.adopt(ctx, store, w.initial)
         if w.initial is not None and w.initial.state == "planned":
@@ -564,6 +598,8 @@ class Runner:
             for r in results.get(w.name, ()):
                 if r.action.kind == "order.import" and r.outcome in (APPLIED, REPLANNED):
                     variant_ids |= {row.variant_id for row in r.action.payload.rows}
+                elif r.action.kind in lifecycle_engine.STOCK_KINDS and r.outcome in (APPLIED, REPLANNED):
+                    variant_ids |= set(r.action.payload.variant_ids)     # a commitment freed or changed
         return Changed(frozenset(variant_ids), frozenset(skus),
                        {w.name: products.get(w.name, frozenset()) for w in members})
 
@@ -578,6 +614,10 @@ class Runner:
                 order_engine.keep_book(ctx, w.config, w.facts)
         changes.record_products(self.state, {w.name: w.store_time for w in work if w.live and not w.companion
                                              and w.config.stock.sync and not w.error}, started)
+        # The lifecycle's watermark moves only when every store with orders looked at what changed.
+        looked = [w for w in work if w.live and not w.companion and w.lifecycle is not None]
+        if len(looked) == sum(1 for s in self.config.enabled_stores if s.orders.enabled):
+            lifecycle_engine.record_watermark(self.state, [w.lifecycle for w in looked], started)
         if stock_ok:
             created = {r.result.sales_order_id: now_utc() for rs in results.values() for r in rs
                        if r.action.kind == "order.import" and getattr(r.result, "created", False)}

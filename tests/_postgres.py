@@ -31,7 +31,7 @@ import pytest
 
 BOTH_BACKENDS = {
     "test_engine_orders", "test_engine_stock", "test_runner_mapping", "test_initial_import_guarded",
-    "test_moving_world", "test_saved_plan_contract", "test_order_matching",
+    "test_moving_world", "test_saved_plan_contract", "test_order_matching", "test_lifecycle",
 }
 CANDIDATES = ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://root@127.0.0.1:5432/postgres")
 _schemas = itertools.count(1)

@@ -73,9 +73,11 @@ def test_a_no_change_run_costs_the_same_handful_of_calls_at_any_size(box, tmp_pa
         assert not second.has_failures, str(second)
         assert "incremental run" in second.messages[0]
         assert [r for r in second.results] == []
-        # Katana: locations, inventory movements and sales orders changed since the watermark.
+        # Katana: locations, inventory movements and sales orders changed since the watermark; and the
+        # order lifecycle's one listing of sales orders changed since its own watermark (issue 12: read
+        # while planning, shared by the three stores; the stock's read comes later in the run).
         assert {k: n for k, n in second.calls.items() if k.startswith("katana")} == {
-            "katana GET /locations": 1, "katana GET /inventory_movements": 1, "katana GET /sales_orders": 1}
+            "katana GET /locations": 1, "katana GET /inventory_movements": 1, "katana GET /sales_orders": 1 + 1}
         # WooCommerce, per store: orders changed since the cursor, products modified since the watermark.
         assert {k: n for k, n in second.calls.items() if k.startswith("woocommerce")} == {
             "woocommerce GET /orders": 3, "woocommerce GET /products": 3}

@@ -103,6 +103,7 @@ class RunContext:
         self._inventory: dict[int, dict[int, InventoryRow]] = {}
         self._catalog: dict[str, Catalog] = {}
         self._katana_orders: dict[str, dict[str, SalesOrder]] = {}
+        self._changed_orders: dict[datetime, list[SalesOrder]] = {}
         self._customers: dict[str, Customer] = {}
         self._no_customer: set[str] = set()
         self._tax_rates: dict[Decimal, TaxRate] = {}
@@ -186,6 +187,20 @@ class RunContext:
 
     def remember_order(self, store: StoreConfig, so: SalesOrder) -> None:
         self._katana_orders.setdefault(store.ecommerce_store_name, {})[str(so.ecommerce_order_id)] = so
+
+    def sales_orders_changed(self, since: datetime) -> list[SalesOrder]:
+        """The account's sales orders changed since `since` (deleted ones included): one listing a
+        run for every store's order lifecycle (`engines.lifecycle`). The stock's change reads
+        (`engines.changes`) make their own, later, with the inventory movements they go with."""
+        if since not in self._changed_orders:
+            self._changed_orders[since] = self.katana.sales_orders.list(updated_after=since, include_deleted=True)
+        return self._changed_orders[since]
+
+    def remember_variant(self, variant: Variant) -> None:
+        """A variant this run created (`engines.products`): known by its SKU from now on."""
+        if variant.sku:
+            self._by_sku[variant.sku] = variant
+            self._unknown.discard(variant.sku)
 
     def customer(self, email: str) -> Customer | None:
         """The Katana customer with this e-mail: from this run's reads, else looked up (once)."""

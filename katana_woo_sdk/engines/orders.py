@@ -4,7 +4,8 @@ exactly once.
 Called by the runner, in this order: `read_orders` (the store's candidates, as `OrderFacts`),
 `plan_orders` (reads only: an `order.import` action per importable order, an `order.complete`
 action per sales order an interrupted run left without its shipping fee, a `Hold` per order that
-cannot be imported yet), then at apply `apply_import` / `apply_completion` per action,
+cannot be imported yet; with `orders.unknown_sku: create_product`, a `product.create` per SKU Katana
+lacks first, from `engines.products`), then at apply `apply_import` / `apply_completion` per action,
 `record_outcomes` (ledger and cursor); `duplicates` then checks what was created. `read_changed` is
 the freshness read the runner makes right before a location's stock writes.
 
@@ -37,7 +38,7 @@ from ..models import AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrd
 from ..plan import FAILED, SKIPPED, Action, ActionResult, Hold, fingerprint
 from ..state import LedgerEntry
 from .context import RunContext
-from . import order_book
+from . import order_book, products
 from .lines import TaxUnknown, match_line, tax_ref, variation_parents
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,10 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, facts: 
     existing = ctx.katana_orders(store) if new else {}
     variants = ctx.variants(li.sku for o in facts.orders for li in o.line_items)
     parents = ctx.parent_skus(store, {pid for o in facts.orders for pid in variation_parents(o)})
+    creating = store.lifecycle.unknown_sku == "create_product"
+    if creating:     # an unknown SKU plans its product (`engines.products`) instead of holding the order
+        variants = products.placeholders(facts.orders, variants, parents)
+    importable: list[tuple[WooOrder, OrderImport]] = []
     actions: list[Action] = []
     holds: list[Hold] = []
     recovered = 0
@@ -226,12 +231,15 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, facts: 
         if hold is not None:
             holds.append(hold)
             continue
+        importable.append((order, payload))
         actions.append(Action(
             store=store.name, kind="order.import", key=f"order:{order.id}",
             summary=f"{payload.order_no}: {len(payload.rows)} rows -> {location.name}",
             before=None, after={"order_no": payload.order_no, "location_id": location.id,
                                 "rows": [[r.sku, str(r.quantity)] for r in payload.rows]},
             fingerprint=fingerprint(payload.fingerprint_parts()), payload=payload))
+    if creating:     # the products first: apply runs the actions in this order
+        actions = products.plan_products(store, location, importable) + actions
     return OrderPlan(tuple(actions), tuple(holds), recovered)
 
 
@@ -362,7 +370,7 @@ def apply_import(ctx: RunContext, store: StoreConfig, action: Action, order: Woo
         return ImportResult(existing.id, existing.order_no, False, existing.location_id, fee, "already in Katana")
     customer_id, customer_created = _customer_id(ctx, store, order)
     rows = tuple(SalesOrderRowDraft(r.variant_id, r.quantity, r.price_per_unit, _tax_rate_id(ctx, r.tax),
-                                    r.total_discount, p.location_id) for r in p.rows)
+                                    r.total_discount, p.location_id) for r in products.resolve_rows(ctx, p.rows))
     draft = SalesOrderDraft(
         order_no=p.order_no, customer_id=customer_id, location_id=p.location_id, rows=rows,
         ecommerce_store_name=store.ecommerce_store_name, ecommerce_order_id=str(p.woo_order_id),
@@ -414,6 +422,11 @@ def _add_shipping_fee(ctx: RunContext, store: StoreConfig, so: SalesOrder, shipp
 class CreateUnconfirmed(ReconcileError):
     """A create got no clear answer (5xx, timeout, dropped connection) and Katana does not show the
     object yet: it is never sent again in the same run; the next run's listing decides."""
+
+
+# How a failed import is held: an unconfirmed create, a product not created yet, anything else.
+_FAILURE_REASONS = {CreateUnconfirmed.__name__: "create_unconfirmed",
+                    products.AwaitingProduct.__name__: "awaiting_product"}
 
 
 def _create_once(ctx: RunContext, store: StoreConfig, draft: SalesOrderDraft) -> SalesOrder:
@@ -500,8 +513,7 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     ledger = ctx.state.ledger(store.name)
     by_id = facts.by_id()
     failed = tuple(Hold(store.name, r.action.payload.woo_order_id, r.action.payload.number,
-                        "create_unconfirmed" if getattr(r.result, "error", "") == CreateUnconfirmed.__name__
-                        else "create_failed", r.message)
+                        _FAILURE_REASONS.get(getattr(r.result, "error", ""), "create_failed"), r.message)
                    for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
     holds = tuple(plan.holds) + failed
     for hold in holds:

@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..actions import InitialImport, StockPush, plain
-from ..plan import (APPLIED, DROPPED, FAILED, REPLANNED, SKIPPED, Action, ActionResult, Hold, MappingPlan, Plan,
-                    Report, Status, StoreStatus)
+from ..plan import (APPLIED, DROPPED, FAILED, REPLANNED, SKIPPED, Action, ActionResult, Attention, Hold, MappingPlan,
+                    Plan, Report, Status, StoreStatus)
 from ._doc import Block, Doc, Note, Row, Section, age, fmt, plural, ts
 from ._frames import frame
 
@@ -47,8 +47,10 @@ NOTE_LABELS = {
     "orders_already_in_katana": "orders found already in Katana (ledger re-filled)",
     "variations_without_sku": "variations without a SKU of their own (WooCommerce shows the parent's; not synced)",
     "stock_corrected_after_write": "levels lowered right after their write (an order arrived in that instant)",
+    "order_lifecycle": "imported orders by lifecycle state",
 }
-KIND_ORDER = ("mapping", "stock.initial_import", "order.import", "order.complete", "stock.push")
+KIND_ORDER = ("mapping", "stock.initial_import", "product.create", "order.import", "order.complete",
+              "order.deliver", "order.complete_in_store", "order.delete", "order.update_rows", "stock.push")
 STOCK_KINDS = ("stock.initial_import", "stock.push")
 OUTCOME_ORDER = (FAILED, REPLANNED, APPLIED, SKIPPED, DROPPED)
 OUTCOME_SYMBOL = {APPLIED: "+", REPLANNED: "~", FAILED: "x", SKIPPED: "=", DROPPED: "-"}
@@ -143,12 +145,24 @@ def _notes(notes: Mapping[str, Any]) -> list[Note]:
     return out
 
 
+def _attention_line(row: Row) -> str:
+    return f"! order {row[0]} ({row[2]}): {row[3]}" + (f" [since {row[4]}]" if row[4] else "")
+
+
+def attention_rows(items: Sequence[Attention]) -> list[Row]:
+    """(order, woo id, kind, detail, since): imported orders a person must look at."""
+    return [(f"#{a.number}", a.woo_order_id, a.kind, a.detail, ts(a.since) if a.since else "") for a in items]
+
+
 def _common(holds: Sequence[Hold], warnings: Sequence[str], notes: Mapping[str, Any], error: str | None,
-            now: datetime | None = None) -> tuple[list[Block], list[Note]]:
+            now: datetime | None = None, attention: Sequence[Attention] = ()) -> tuple[list[Block], list[Note]]:
     blocks = []
     if holds:
         blocks.append(Block("held orders", ("order", "woo id", "reason", "detail", "held since", "attempts"),
                             hold_rows(holds, now), line=_hold_line))
+    if attention:
+        blocks.append(Block("orders to look at", ("order", "woo id", "what", "detail", "since"),
+                            attention_rows(attention), line=_attention_line, full=True))
     if warnings:
         blocks.append(Block("warnings", ("warning",), [(w,) for w in warnings], line=lambda r: f"warning: {r[0]}"))
     if error:
@@ -209,6 +223,9 @@ def _plan_summary(plan: Plan) -> str:
             f"{plural(c['stock'], 'stock change')}, {c['held']} held")
     if c["remap"]:
         text += f", {plural(c['remap'], 'mapping change')}"
+    looks = sum(len(s.attention) for s in plan.stores)
+    if looks:
+        text += f", {plural(looks, 'order')} to look at"
     stores = [f"{plural(c[k], 'store')} {label}" for k, label in
               (("blocked", "blocked"), ("error", "in error"), ("disabled", "disabled")) if c[k]]
     return text + ("; " + ", ".join(stores) if stores else "") + "."
@@ -218,7 +235,8 @@ def plan_doc(plan: Plan) -> Doc:
     shared = _shared_errors(plan.stores)
     sections = _shared_section(shared)
     for s in plan.stores:
-        blocks, notes = _common(s.holds, s.warnings, s.notes, None if s.error in shared else s.error)
+        blocks, notes = _common(s.holds, s.warnings, s.notes, None if s.error in shared else s.error,
+                                attention=s.attention)
         blocks = _action_blocks(s.actions) + blocks
         if s.error in shared and not blocks and not notes:
             continue          # its only news is the shared error, shown once above
@@ -255,6 +273,9 @@ def plan_records(plan: Plan) -> list[dict[str, Any]]:
         for hh in s.holds:
             records.append({**base, "kind": "hold", "key": f"order:{hh.woo_order_id}", "sku": None, "summary": str(hh),
                             "before": None, "after": None, "reason": hh.reason, "detail": hh.detail})
+        for a in s.attention:
+            records.append({**base, "kind": "attention", "key": f"order:{a.woo_order_id}", "sku": None,
+                            "summary": str(a), "before": None, "after": None, "reason": a.kind, "detail": a.detail})
     return records
 
 
@@ -271,6 +292,9 @@ def _report_summary(report: Report) -> str:
     held = sum(len(s.holds) for s in report.stores)
     text = (f"Apply: {c[APPLIED]} applied, {c[REPLANNED]} replanned, {c[FAILED]} failed, {c[SKIPPED]} skipped, "
             f"{c[DROPPED]} dropped; {held} held")
+    looks = sum(len(s.attention) for s in report.stores)
+    if looks:
+        text += f", {plural(looks, 'order')} to look at"
     stores = [f"{plural(statuses.count(k), 'store')} {k}" for k in ("failed", "blocked") if statuses.count(k)]
     text += ("; " + ", ".join(stores) if stores else "") + "."
     if report.plan_id:
@@ -297,7 +321,8 @@ def report_doc(report: Report) -> Doc:
     shared = _shared_errors(report.stores)
     sections = _shared_section(shared)
     for s in report.stores:
-        blocks, notes = _common(s.holds, s.warnings, s.notes, None if s.error in shared else s.error)
+        blocks, notes = _common(s.holds, s.warnings, s.notes, None if s.error in shared else s.error,
+                                attention=s.attention)
         blocks = _result_blocks(s.results) + blocks
         if s.error in shared and not blocks and not notes:
             continue
@@ -348,6 +373,10 @@ def report_records(report: Report) -> list[dict[str, Any]]:
             records.append({**base, "kind": "hold", "key": f"order:{hh.woo_order_id}", "sku": None, "summary": str(hh),
                             "outcome": "held", "message": hh.detail, "before": None, "after": None,
                             "reason": hh.reason, "detail": hh.detail})
+        for a in s.attention:
+            records.append({**base, "kind": "attention", "key": f"order:{a.woo_order_id}", "sku": None,
+                            "summary": str(a), "outcome": "attention", "message": a.detail, "before": None,
+                            "after": None, "reason": a.kind, "detail": a.detail})
     return records
 
 
@@ -376,7 +405,7 @@ def status_doc(status: Status) -> Doc:
                         full=True, status_col=1)] if rows else []
         if s.stale:
             blocks.append(Block("stale", ("why",), [(why,) for why in s.stale], line=lambda r: f"stale: {r[0]}"))
-        held, _ = _common(s.held, (), {}, None, status.checked_at)
+        held, _ = _common(s.held, (), {}, None, status.checked_at, attention=s.attention)
         sections.append(Section(s.store, s.state, subtitle, f"{s.store}: {s.state}  {subtitle}", blocks + held,
                                 _notes(s.notes)))
     states = [s.state for s in status.stores]

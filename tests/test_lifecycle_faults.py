@@ -1,0 +1,149 @@
+"""The lifecycle's writes when an answer is lost or the world moves under the apply (issue 12),
+deterministically: a `POST /sales_order_fulfillments` or `POST /products` that fails with a 5xx or
+a dropped connection is never re-sent blind (the sales order, or the SKU, is looked up first); an
+order cancelled in the store, shipped in Katana or edited again between the plan's read and the
+action's write is never acted on as it was planned."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from katana_woo_sdk import sandbox
+from katana_woo_sdk.engines import fulfilment
+
+from _harness import make_runner, orders_for
+
+FULFIL = r"/sales_order_fulfillments$"
+
+
+@pytest.fixture
+def box():
+    with sandbox.start(dataset=None, katana_rate=None) as sb:
+        sb.katana.seed({"locations": [{"name": "Main", "is_primary": True}],
+                        "variants": [{"sku": "MUG", "sales_price": 10}, {"sku": "TEE", "sales_price": 20}],
+                        "stock": [{"sku": "MUG", "location": "Main", "quantity": 40},
+                                  {"sku": "TEE", "location": "Main", "quantity": 40}]})
+        shop = sb.add_store("shop")
+        shop.add_product("MUG", "Mug", "10.00", stock=40)
+        shop.add_product("TEE", "Tee", "20.00", stock=40)
+        yield sb
+
+
+def _imported(box, tmp_path, lines=(("MUG", 2),), **orders):
+    order = box.stores["shop"].place_order(list(lines))
+    runner = make_runner(box, tmp_path, {"shop": {"location": "Main", "orders": orders}})
+    report = runner.apply()
+    assert not report.has_failures, str(report)
+    (so,) = orders_for(box, "shop", order["id"])
+    return runner, order, so
+
+
+def _lifecycle(report):
+    return [(r.action.kind, r.outcome) for r in report.results
+            if r.action.kind in ("order.deliver", "order.complete_in_store", "order.delete", "order.update_rows")]
+
+
+@pytest.mark.parametrize("fault", [{"status": 502}, {"drop": True}], ids=["502", "dropped"])
+def test_a_fulfilment_whose_answer_is_lost_is_looked_up_not_sent_again(box, tmp_path, fault):
+    runner, order, so = _imported(box, tmp_path)
+    box.stores["shop"].set_order_status(order["id"], "completed")
+    box.katana.server.inject_fault(method="POST", path=FULFIL, after=True, **fault)
+    report = runner.apply()
+    assert not report.has_failures and _lifecycle(report) == [("order.deliver", "applied")], str(report)
+    assert box.katana.server.count("POST", FULFIL) == 1
+    assert box.katana.sales_order(so["id"])["status"] == "DELIVERED" and len(box.katana.fulfilments(so["id"])) == 1
+    time.sleep(1.1)
+    assert _lifecycle(runner.apply()) == []
+    runner.close()
+
+
+def test_a_fulfilment_lost_before_katana_saw_it_stays_owed_and_the_next_run_delivers_once(box, tmp_path):
+    runner, order, so = _imported(box, tmp_path)
+    box.stores["shop"].set_order_status(order["id"], "completed")
+    box.katana.server.inject_fault(method="POST", path=FULFIL, status=503, times=1)
+    report = runner.apply()
+    assert _lifecycle(report) == [("order.deliver", "failed")]
+    (failed,) = [r for r in report.results if r.action.kind == "order.deliver"]
+    assert failed.result.error == "DeliveryUnconfirmed" and "not sent again" in failed.message
+    assert box.katana.server.count("POST", FULFIL) == 1                      # never twice in a run
+    assert box.katana.sales_order(so["id"])["status"] == "NOT_SHIPPED"
+    assert runner.state.lifecycle_get("shop", order["id"]).pending == "order.deliver"
+    later = runner.apply()                                                   # the owed action, without a new change
+    assert _lifecycle(later) == [("order.deliver", "applied")], str(later)
+    assert len(box.katana.fulfilments(so["id"])) == 1 and box.katana.sales_order(so["id"])["status"] == "DELIVERED"
+    time.sleep(1.1)
+    assert _lifecycle(runner.apply()) == []
+    runner.close()
+
+
+def _before(monkeypatch, kind, world):
+    """Let `world` move right before the runner writes an action of `kind` (after the plan's reads)."""
+    original = fulfilment.apply_lifecycle
+
+    def wrapped(ctx, store, action):
+        if action.kind == kind:
+            world(action)
+        return original(ctx, store, action)
+
+    monkeypatch.setattr(fulfilment, "apply_lifecycle", wrapped)
+
+
+def test_an_order_shipped_in_katana_during_the_apply_is_not_deleted(box, tmp_path, monkeypatch):
+    runner, order, so = _imported(box, tmp_path, cancelled="delete_if_not_shipped")
+    box.stores["shop"].set_order_status(order["id"], "cancelled")
+    _before(monkeypatch, "order.delete", lambda action: box.katana.deliver_sales_order(so["id"]))
+    report = runner.apply()
+    assert _lifecycle(report) == [("order.delete", "failed")]
+    (refused,) = [r for r in report.results if r.action.kind == "order.delete"]
+    assert "DELIVERED now: a shipped order is not deleted" in refused.message
+    assert box.katana.sales_order(so["id"])["deleted_at"] is None
+    assert box.katana.sales_order(so["id"])["status"] == "DELIVERED"
+    monkeypatch.undo()
+    time.sleep(1.1)
+    after = runner.apply()                          # now it is a shipped order: reported, never touched
+    assert not after.has_failures and _lifecycle(after) == [], str(after)
+    assert [a.kind for a in after.store("shop").attention] == ["cancelled_after_shipping"]
+    assert box.katana.sales_order(so["id"])["deleted_at"] is None
+    time.sleep(1.1)
+    assert _lifecycle(runner.apply()) == []
+    runner.close()
+
+
+def test_an_order_cancelled_in_the_store_during_the_apply_is_not_completed(box, tmp_path, monkeypatch):
+    runner, order, so = _imported(box, tmp_path)
+    box.katana.deliver_sales_order(so["id"])
+    shop = box.stores["shop"]
+    _before(monkeypatch, "order.complete_in_store", lambda action: shop.set_order_status(order["id"], "cancelled"))
+    report = runner.apply()
+    assert not report.has_failures, str(report)
+    assert shop.order(order["id"])["status"] == "cancelled"                  # never completed over it
+    assert not any(so["order_no"] in n.note for n in runner.woo["shop"].orders.notes(order["id"]))
+    monkeypatch.undo()
+    time.sleep(1.1)
+    after = runner.apply()
+    assert _lifecycle(after) == [] and [a.kind for a in after.store("shop").attention] == \
+        ["cancelled_after_shipping"]
+    time.sleep(1.1)
+    again = runner.apply()
+    assert _lifecycle(again) == [] and again.store("shop").attention == ()
+    runner.close()
+
+
+def test_an_order_edited_again_during_the_apply_ends_with_the_rows_of_its_last_edit(box, tmp_path, monkeypatch):
+    runner, order, so = _imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)), edits="update_rows")
+    shop = box.stores["shop"]
+    shop.edit_order(order["id"], {"MUG": 1})
+    _before(monkeypatch, "order.update_rows", lambda action: shop.edit_order(order["id"], {"MUG": 4, "TEE": 0}))
+    first = runner.apply()
+    assert not first.has_failures and _lifecycle(first) == [("order.update_rows", "applied")], str(first)
+    monkeypatch.undo()
+    time.sleep(1.1)
+    second = runner.apply()                         # the second edit is a change of its own: followed too
+    assert not second.has_failures and _lifecycle(second) == [("order.update_rows", "applied")], str(second)
+    rows = {box.katana.variant(r["variant_id"])["sku"]: r["quantity"]
+            for r in box.katana.sales_order(so["id"])["sales_order_rows"]}
+    assert rows == {"MUG": 4}
+    time.sleep(1.1)
+    assert _lifecycle(runner.apply()) == []
+    runner.close()
