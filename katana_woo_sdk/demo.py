@@ -5,7 +5,9 @@ sandbox (`sandbox.start(dataset="demo")`: an emulated Katana and three WooCommer
 127.0.0.1), loads the demo config shipped in the package (``data/demo.yaml``, identical to the
 repository's ``configs/demo.yaml``, so the demo works after ``pip install`` from any directory),
 points its state at a fresh directory, then plans, applies, shows the status and explains why
-a held order waits, and says in one paragraph what happened. Nothing is written outside that directory and no real system is
+a held order waits; then one imported sales order is delivered in the emulated Katana and the next
+apply completes its WooCommerce order (the order's life after the import, `engines.lifecycle`);
+and it says in one paragraph what happened. Nothing is written outside that directory and no real system is
 contacted: the credentials are the sandbox's own, handed over in memory, never printed.
 """
 from __future__ import annotations
@@ -109,8 +111,21 @@ def run_demo(*, state_dir: Path | str | None = None, out: TextIO | None = None, 
             if held is not None:
                 heading(f"4. Why   (katana-woo explain {config_path.name} order {held.store} {held.woo_order_id})")
                 say(str(runner.explain_order(held.store, held.woo_order_id)))
+            completed = None
+            picked = _deliver_one(box, report)
+            if picked is not None:
+                store, woo_id, order_no = picked
+                heading(f"5. Delivered in Katana: {order_no}; the next apply completes it in {store}")
+                after = runner.apply()
+                say(str(after))
+                now = box.stores[store].order(woo_id)["status"]
+                completed = f"order #{woo_id} of {store} is now {now!r} in the store"
+                say(completed)
+                for note in runner.woo[store].orders.notes(woo_id):
+                    if order_no in note.note:
+                        say(f"its order note: {note.note}")
         heading("What just happened")
-        say(what_happened(plan, report, status, state_dir))
+        say(what_happened(plan, report, status, state_dir, completed=completed))
         if keep_running:
             env_file = _write_env_file(state_dir, env)
             heading("The sandbox keeps running")
@@ -129,11 +144,23 @@ def _write_env_file(state_dir: Path, env: dict[str, str]) -> Path:
     return path
 
 
+def _deliver_one(box: Any, report: Report) -> tuple[str, int, str] | None:
+    """Deliver the first sales order the apply created, in the emulated Katana (as a warehouse
+    would, with a tracking number): (store, WooCommerce order id, sales order number), or None."""
+    katana = getattr(box, "katana", None)
+    for r in report.results:
+        so_id = getattr(r.result, "sales_order_id", None)
+        if r.action.kind == "order.import" and r.outcome in (APPLIED, REPLANNED) and so_id and katana is not None:
+            katana.fulfil_sales_order(so_id, tracking_number="DEMO-TRACK-1")
+            return r.action.store, r.action.payload.woo_order_id, r.action.payload.order_no
+    return None
+
+
 def _count(report: Report, kind: str) -> int:
     return sum(1 for r in report.results if r.action.kind == kind and r.outcome in (APPLIED, REPLANNED))
 
 
-def what_happened(plan: Plan, report: Report, status: Status, state_dir: Path) -> str:
+def what_happened(plan: Plan, report: Report, status: Status, state_dir: Path, *, completed: str | None = None) -> str:
     """One paragraph with the run's counts, for people new to the tool."""
     def n(count: int, word: str, many: str | None = None) -> str:
         return f"{count} {word if count == 1 else (many or word + 's')}"
@@ -158,5 +185,8 @@ def what_happened(plan: Plan, report: Report, status: Status, state_dir: Path) -
         f"{n(failed, 'action')} failed. That took {n(report.calls_to('katana'), 'call')} to Katana and "
         f"{n(report.calls_to('woocommerce'), 'call')} to WooCommerce. Status now: {state_text}. Running it "
         f"again imports nothing twice: the local state remembers each import, and even without it the "
-        f"orders are found in Katana by the WooCommerce order ids they carry (ecommerce_order_id). The config copy and the SQLite state are in {state_dir}; the sandbox stops when this command ends.")
+        f"orders are found in Katana by the WooCommerce order ids they carry (ecommerce_order_id). "
+        + (f"After the import the order's life goes on: a sales order delivered in Katana completes its store "
+           f"order once, with a note naming it and its tracking number ({completed}). " if completed else "")
+        + f"The config copy and the SQLite state are in {state_dir}; the sandbox stops when this command ends.")
     return text

@@ -445,4 +445,7 @@ def test_demo_against_the_sandbox(tmp_path, monkeypatch, capsys):
     assert (state_dir / "demo.yaml").exists() and (state_dir / "state.sqlite").exists()
     for marker in ("shop-eu:", "shop-us:", "shop-outlet:", "Plan: ", "Apply: ", "Status: ", "What just happened"):
         assert marker in out
+    # Issue 12: one delivered sales order completes its order in the store, with a note naming it.
+    assert "5. Delivered in Katana: WC-" in out and "order.complete_in_store" in out
+    assert "is now 'completed' in the store" in out and "tracking number DEMO-TRACK-1" in out
     assert "ck_" not in out and "cs_" not in out                           # sandbox credentials stay hidden
