@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from ..actions import OrderDeletion, OrderDelivery, RowUpdate, StoreCompletion
 from ..config import StoreConfig

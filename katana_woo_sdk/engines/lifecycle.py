@@ -2,11 +2,14 @@
 import. Each is found by a read the run makes anyway (or an incremental one), acted on once, and
 every outcome shows in plan, report and status.
 
-Called by the runner, per store whose orders it planned: `plan_lifecycle` (reads only: the
+Called by the runner, per store whose orders it planned: `plan_lifecycle` (reads only: finds the
+orders that may have moved, reads their other side, and asks `policies.decide` for each: the
 store's `order.deliver`, `order.complete_in_store`, `order.delete` and `order.update_rows` actions,
-what a person must look at as `plan.Attention`, and the facts to record); at apply `fulfilment`
-runs each action, then `record_lifecycle` writes what the run saw and did into the state's
-lifecycle records (`state._lifecycle`) and returns the store's attention items after the run.
+what a person must look at as `plan.Attention`, and the observations to record); at apply
+`fulfilment` runs each action, then `record_lifecycle` writes what the run saw and did into the
+state's lifecycle records (`state._lifecycle`) and returns the store's attention items after the
+run. After every store's apply the runner calls `record_watermark`; `conditions` calls
+`lasting_attention` for `status`.
 
 Found without re-reading every order:
 * the store's side: the walk of orders changed since the order cursor (`OrderFacts.walked`, any
@@ -19,65 +22,37 @@ Found without re-reading every order:
   (`record_watermark`), and only when every store looked at it;
 * what an earlier run owes: records with a `pending` action (retried until done).
 Only the orders found there are looked at, and for those the side not read yet is read by id (100
-WooCommerce orders or 150 sales orders a call). A run where nothing changed makes no lifecycle read
-at all, however many orders were imported. Without a watermark (a first run, a lost state) the
+WooCommerce orders or 150 sales orders a call). A run where nothing changed makes that one shared
+listing and nothing else, however many orders were imported. Without a watermark (a first run, a lost state) the
 store's sales orders are listed in full, as the import does, and set against its open orders: a
 delivered sales order whose order is still open, an open sales order whose order is not.
 
-The rules (Katana's integration and `orders.*` of the config, `config.LifecycleConfig`):
-* Katana DELIVERED, the order open in the store -> `order.complete_in_store` (fulfilment_to_store);
-  partially delivered or packed -> nothing.
-* the order completed in the store, its sales order not delivered -> `order.deliver`
-  (fulfilment_to_katana); already delivered -> left alone.
-* the order cancelled, refunded or failed: its sales order NOT_SHIPPED or PENDING -> reported while
-  it commits stock (`cancelled: report`, lasting attention) or `order.delete`
-  (`delete_if_not_shipped`); shipped -> never touched, reported once.
-* refunds that leave the order open or completed are reported once each (Katana is not changed).
-* lines or quantities edited: the sales order's rows differ from the order's lines -> reported while
-  they differ (`edits: report`) or `order.update_rows` while not shipped (`update_rows`); after
-  shipping -> reported once.
-Before acting, both sides are looked at (the store's status, the sales order's), so a re-run or a
+The rules themselves (what each combination of the two sides calls for, per policy) are in
+`policies`. Before acting, both sides are looked at (the store's status, the sales order's), so a re-run or a
 lost state repeats no transition; the lifecycle records keep when each one happened.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..actions import OrderDeletion, OrderDelivery, OrderRow, RowChange, RowUpdate, StoreCompletion, plain
+from ..actions import RowUpdate
 from ..config import StoreConfig
 from ..models import Location, SalesOrder, WooOrder
-from ..plan import Action, Attention, fingerprint
+from ..plan import Action, Attention
 from ..state import LedgerEntry, LifecycleRecord
-from . import changes, orders as order_engine
+from . import changes, orders as order_engine, policies
 from .context import RunContext
 from .lines import variation_parents
+from .policies import CLOSED, OPEN_SO, Observation
 
 WATERMARK = "lifecycle.watermark"                 # an account cursor ("" store): sales orders changed since
-CLOSED = ("cancelled", "refunded", "failed")       # the store's order is off: its sales order commits for nothing
-OPEN_SO = ("NOT_SHIPPED", "PENDING")               # Katana lets these be edited and deleted
 KINDS = ("order.deliver", "order.complete_in_store", "order.delete", "order.update_rows")
 STOCK_KINDS = ("order.deliver", "order.delete", "order.update_rows")   # they move Katana's figures
 WOO_CHUNK, SO_CHUNK = 100, 150
 _OTHER_STATUSES = ("completed", "cancelled", "refunded", "failed")
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What a run records for one order without acting: a transition it saw (`events`), or what a
-    person must know (`attention`; a lasting one is kept until a run looks at the order and no
-    longer finds it)."""
-
-    woo_order_id: int
-    number: str
-    sales_order_id: int
-    order_no: str
-    events: tuple[str, ...] = ()
-    detail: str = ""
-    attention: Attention | None = None
-    facts: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +141,7 @@ def plan_lifecycle(ctx: RunContext, store: StoreConfig, location: Location, fact
     observations: list[Observation] = []
     for oid in sorted(ready):
         o = ready[oid]
-        decided = _decide(ctx, store, location, o.woo, o.so, records.get(oid), imported.get(oid), by_variant,
+        decided = policies.decide(ctx, store, location, o.woo, o.so, records.get(oid), imported.get(oid), by_variant,
                           variants, parents)
         actions.extend(decided[0])
         observations.extend(decided[1])
@@ -202,18 +177,6 @@ def _woo_id(so: SalesOrder) -> int | None:
         return None
 
 
-def _lines(order: WooOrder) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for li in order.line_items:
-        if li.sku and li.quantity > 0:
-            out[li.sku] = out.get(li.sku, Decimal(0)) + Decimal(li.quantity)
-    return out
-
-
-def _refunds(order: WooOrder) -> dict[int, Decimal]:
-    return {int(r["id"]): -Decimal(str(r.get("total") or 0)) for r in order.raw.get("refunds") or () if "id" in r}
-
-
 def _may_have_moved(order: WooOrder, entry: LedgerEntry, record: LifecycleRecord | None, store: StoreConfig) -> bool:
     """Whether an imported order the store changed needs its sales order looked at (no call)."""
     if record is not None and (record.pending or record.attention):
@@ -222,11 +185,10 @@ def _may_have_moved(order: WooOrder, entry: LedgerEntry, record: LifecycleRecord
         return record is None or record.cancelled_at is None
     if order.status == "completed" and (record is None or record.completed_at is None):
         return True
-    reported = set((record.facts or {}).get("refunds", ())) if record else set()
-    if set(_refunds(order)) - reported:
+    if set(policies.refunds(order)) - policies.reported_refunds(record):
         return True
     baseline = entry.lines_qty
-    return baseline is None or {k: Decimal(v) for k, v in baseline.items()} != _lines(order)
+    return baseline is None or {k: Decimal(v) for k, v in baseline.items()} != policies.store_lines(order)
 
 
 def _so_may_matter(so: SalesOrder, record: LifecycleRecord | None) -> bool:
@@ -272,168 +234,6 @@ def _carried(store: str, records: Mapping[int, LifecycleRecord], looked_at: set[
     return out
 
 
-def _decide(ctx: RunContext, store: StoreConfig, location: Location, woo: WooOrder, so: SalesOrder,
-            record: LifecycleRecord | None, entry: LedgerEntry | None, by_variant: Mapping[int, str],
-            variants: Mapping[str, Any], parents: Mapping[int, str]) -> tuple[list[Action], list[Observation]]:
-    policy = store.lifecycle
-    acts: list[Action] = []
-    seen: list[Observation] = []
-    so_id, no = so.id, so.order_no
-
-    def observe(events=(), detail="", kind=None, text="", lasting=False, facts=None) -> None:
-        note = Attention(store.name, woo.id, woo.number, kind, text, so_id, no, lasting) if kind else None
-        seen.append(Observation(woo.id, woo.number, so_id, no, tuple(events), detail, note, facts))
-
-    def action(kind: str, payload: Any, summary: str, before: Any, after: Any) -> None:
-        acts.append(Action(store=store.name, kind=kind, key=f"{kind.split('.', 1)[1]}:{woo.id}", summary=summary,
-                           before=before, after=after, fingerprint=fingerprint(payload.fingerprint_parts()),
-                           payload=payload))
-
-    rows = _rows(so, by_variant)
-    held = ", ".join(f"{r.sku} x {plain(r.quantity)}" for r in rows) or "nothing"
-    if so.deleted_at is not None:
-        observe(("deleted",), f"{no} deleted in Katana")
-        return acts, seen
-    if woo.status in CLOSED:
-        if so.status in OPEN_SO:
-            if policy.cancelled == "delete_if_not_shipped":
-                payload = OrderDeletion(woo.id, woo.number, so_id, no, so.location_id or location.id, woo.status,
-                                        tuple(rows))
-                action("order.delete", payload, f"{no}: order #{woo.number} {woo.status} in the store; delete the "
-                       f"sales order (frees {held})", {"status": so.status, "commits": held}, {"deleted": True})
-            else:
-                observe(("cancelled",), f"{woo.status} in the store", f"{woo.status}_after_import",
-                        f"{no} (#{so_id}) still commits {held} at location #{so.location_id}: delete it in Katana "
-                        f"to free the stock (or set orders.cancelled: delete_if_not_shipped)", lasting=True)
-        elif record is None or record.cancelled_at is None:
-            kind = "refunded_after_delivery" if woo.status == "refunded" else f"{woo.status}_after_shipping"
-            observe(("cancelled",), f"{woo.status} in the store after shipping", kind,
-                    f"{no} is {so.status}: never touched, reported only (a return is Katana's to record)")
-        return acts, seen
-    refunds = _refunds(woo)
-    reported = set((record.facts or {}).get("refunds", ())) if record else set()
-    new = {i: amount for i, amount in refunds.items() if i not in reported}
-    if new:
-        kind = "refunded_after_delivery" if so.status == "DELIVERED" else "partially_refunded"
-        amounts = ", ".join(f"{plain(a)} {woo.currency}".strip() for a in new.values())
-        observe((), "refunded in part", kind, f"refunded {amounts}; {no} is unchanged in Katana (reported only)",
-                facts={"refunds": sorted(set(refunds))})
-    if woo.status == "completed":
-        if so.status == "DELIVERED":
-            if record is None or record.completed_at is None or record.delivered_at is None:
-                observe(("delivered", "completed"), f"completed in the store, {no} delivered in Katana")
-        elif not policy.fulfilment_to_katana:
-            if record is None or record.completed_at is None:
-                observe(("completed",), "completed in the store (not delivered in Katana: fulfilment_to_katana off)")
-        elif so.status == "PENDING":
-            observe(("completed",), "completed in the store", "completed_as_quote",
-                    f"{no} is a quote (PENDING) in Katana: it cannot be delivered; confirm or delete it there")
-        else:
-            left, packed = _left_to_deliver(ctx, so, rows)
-            payload = OrderDelivery(woo.id, woo.number, so_id, no, so.location_id or location.id, tuple(left),
-                                    tuple(packed))
-            what = ", ".join(f"{r.sku} x {plain(r.quantity)}" for r in left) or "its packed rows"
-            action("order.deliver", payload, f"{no}: order #{woo.number} completed in the store; deliver {what} "
-                   f"in Katana", {"status": so.status}, {"status": "DELIVERED"})
-    elif so.status == "DELIVERED":
-        if policy.fulfilment_to_store:
-            payload = StoreCompletion(woo.id, woo.number, so_id, no, so.location_id or location.id)
-            action("order.complete_in_store", payload, f"{no} delivered in Katana; complete order #{woo.number} "
-                   f"in the store", {"status": woo.status}, {"status": "completed"})
-        elif record is None or record.delivered_at is None:
-            observe(("delivered",), f"{no} delivered in Katana (the store's order left open: fulfilment_to_store off)")
-    drift = _drift(woo, rows, entry)
-    if drift is None:
-        return acts, seen
-    text = ", ".join(f"{sku} {plain(a)} -> {plain(b)}" for sku, a, b in drift)
-    if so.status not in OPEN_SO or acts:      # shipped, or delivered now as it was imported: told once
-        if (record.facts or {}).get("drift") != text if record else True:
-            observe(("drift",), f"edited after shipping: {text}", "edited_after_shipping",
-                    f"{text}; {no} is {so.status}: not changed, reported only", facts={"drift": text})
-        return acts, seen
-    if policy.edits == "update_rows":
-        change, why = _row_changes(store, location, woo, so, rows, variants, parents)
-        if change:
-            payload = RowUpdate(woo.id, woo.number, so_id, no, so.location_id or location.id, tuple(change))
-            action("order.update_rows", payload, f"{no}: order #{woo.number} edited in the store; rows {text}",
-                   {r.sku: plain(r.quantity) for r in rows}, {sku: plain(b) for sku, _, b in drift})
-            return acts, seen
-        observe(("drift",), f"edited after import: {text}", "edited_after_import",
-                f"{text}; {no} cannot follow: {why}", lasting=True)
-        return acts, seen
-    observe(("drift",), f"edited after import: {text}", "edited_after_import",
-            f"{text}; {no} keeps its rows (edits do not sync; set orders.edits: update_rows to apply them)",
-            lasting=True)
-    return acts, seen
-
-
-def _rows(so: SalesOrder, by_variant: Mapping[int, str]) -> list[OrderRow]:
-    return [OrderRow(by_variant.get(r.variant_id, f"variant #{r.variant_id}"), r.variant_id, r.quantity, r.id)
-            for r in so.rows]
-
-
-def _drift(woo: WooOrder, rows: Sequence[OrderRow], entry: LedgerEntry | None) -> list[tuple[str, Decimal, Decimal]]:
-    """(sku, Katana's quantity, the order's) where they differ; None when they agree. Katana's rows
-    are the truth where every row's SKU is known, else the lines the ledger recorded at import."""
-    if all(not r.sku.startswith("variant #") for r in rows):
-        katana: dict[str, Decimal] = {}
-        for r in rows:
-            katana[r.sku] = katana.get(r.sku, Decimal(0)) + r.quantity
-    elif entry is not None and entry.lines_qty:
-        katana = {k: Decimal(v) for k, v in entry.lines_qty.items()}
-    else:
-        return None
-    store = _lines(woo)
-    diff = [(sku, katana.get(sku, Decimal(0)), store.get(sku, Decimal(0))) for sku in sorted(set(katana) | set(store))
-            if katana.get(sku, Decimal(0)) != store.get(sku, Decimal(0))]
-    return diff or None
-
-
-def _left_to_deliver(ctx: RunContext, so: SalesOrder, rows: Sequence[OrderRow]) -> tuple[list[OrderRow], list[int]]:
-    """What no fulfilment covers yet, and the packed fulfilments to mark delivered. An order not
-    shipped at all has no fulfilment (no call); a partly packed or delivered one is read."""
-    if so.status == "NOT_SHIPPED":
-        return [r for r in rows if r.quantity > 0], []
-    covered: dict[int, Decimal] = {}
-    packed = []
-    for f in ctx.katana.sales_order_fulfillments.list(so.id):
-        if f.status == "PACKED":
-            packed.append(f.id)
-        for row_id, q in f.rows.items():
-            covered[row_id] = covered.get(row_id, Decimal(0)) + q
-    left = [OrderRow(r.sku, r.variant_id, r.quantity - covered.get(r.row_id or 0, Decimal(0)), r.row_id) for r in rows]
-    return [r for r in left if r.quantity > 0], packed
-
-
-def _row_changes(store: StoreConfig, location: Location, woo: WooOrder, so: SalesOrder, rows: Sequence[OrderRow],
-                 variants: Mapping[str, Any], parents: Mapping[int, str]) -> tuple[list[RowChange], str]:
-    """The row edits that make Katana's rows the order's lines (priced and taxed as an import
-    prices them), or why they cannot be made."""
-    payload, hold = order_engine.build_import(store, location, woo, variants, parents)
-    if hold is not None:
-        return [], hold.detail
-    wanted: dict[int, Any] = {}
-    for r in payload.rows:
-        wanted.setdefault(r.variant_id, []).append(r)
-    have: dict[int, list[OrderRow]] = {}
-    for r in rows:
-        have.setdefault(r.variant_id, []).append(r)
-    out: list[RowChange] = []
-    for variant_id in sorted(set(wanted) | set(have)):
-        target = sum((r.quantity for r in wanted.get(variant_id, ())), Decimal(0))
-        existing = have.get(variant_id, [])
-        if not existing:
-            line = wanted[variant_id][0]
-            out.append(RowChange(line.sku, variant_id, Decimal(0), target, None, line.price_per_unit,
-                                 line.total_discount, line.tax))
-            continue
-        first, *rest = existing
-        if first.quantity != target:
-            out.append(RowChange(first.sku, variant_id, first.quantity, target, first.row_id))
-        out.extend(RowChange(r.sku, variant_id, r.quantity, Decimal(0), r.row_id) for r in rest)
-    return out, ""
-
-
 # --- after applying --------------------------------------------------------------------------------
 
 # The transitions an applied action makes (the store's completion is what a delivery follows).
@@ -461,7 +261,10 @@ def record_lifecycle(ctx: RunContext, store: StoreConfig, plan: LifecyclePlan, r
         ident = (prior.woo_number, prior.sales_order_id, prior.order_no) if prior else (None, None, None)
         for ob in seen.get(oid, ()):
             events += ob.events
-            facts.update(ob.facts or {})
+            if ob.refunds is not None:
+                facts["refunds"] = list(ob.refunds)
+            if ob.drift is not None:
+                facts["drift"] = ob.drift
             detail = ob.detail or detail
             ident = (ob.number, ob.sales_order_id, ob.order_no)
             if ob.attention is not None and ob.attention.lasting:
