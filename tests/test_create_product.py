@@ -83,10 +83,11 @@ def test_a_crash_between_the_product_and_the_imports_makes_no_second_product(box
     assert all(len(orders_for(box, "shop", o["id"])) == 1 for o in orders)
 
 
-def test_a_product_create_whose_answer_is_lost_is_found_not_repeated(box, tmp_path):
+@pytest.mark.parametrize("fault", [{"status": 502}, {"drop": True}], ids=["502", "dropped"])
+def test_a_product_create_whose_answer_is_lost_is_found_not_repeated(box, tmp_path, fault):
     shop = box.stores["shop"]
     order = shop.place_order([("LAMP-NEW", 1)])
-    box.katana.server.inject_fault(method="POST", path=r"/products$", status=502, after=True)
+    box.katana.server.inject_fault(method="POST", path=r"/products$", after=True, **fault)
     with make_runner(box, tmp_path, STORES) as runner:
         report = runner.apply()
         assert not report.has_failures, str(report)

@@ -154,4 +154,8 @@ def test_an_edit_before_shipping_updates_the_rows_with_update_rows_and_not_after
     report = _apply(runner)
     assert _lifecycle(report) == [] and _looks(report) == [("edited_after_shipping", order["id"])]
     assert {r["quantity"] for r in box.katana.sales_order(so["id"])["sales_order_rows"]} == {1, 2}
+    time.sleep(1.1)
+    again = _apply(runner)                                                 # told once: nothing the second time
+    assert _lifecycle(again) == [] and _looks(again) == []
+    assert {r["quantity"] for r in box.katana.sales_order(so["id"])["sales_order_rows"]} == {1, 2}
     runner.close()
