@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; at run time `__getattr__
     from .config import Config, load_config
     from .errors import (ApiError, AuthError, ConfigError, KatanaWooError, MappingError, NotFoundError,
                          RateLimitedError, ReconcileError, RejectedError, SavedPlanError, ServerError,
-                         StaleActionError, StateError, StateLockedError, TransportError, UnexpectedResponseError)
+                         StaleActionError, StateError, StateLockedError, TransportError, UnexpectedResponseError,
+                         DeliveryUnconfirmed, ProductUnconfirmed, AwaitingProduct)
     from .explain import OrderStory, SkuStory
     from .history import History
     from .katana import KatanaClient
@@ -68,7 +69,8 @@ _EXPORTS = {
     **{name: "errors" for name in (
         "KatanaWooError", "ConfigError", "TransportError", "ApiError", "AuthError", "NotFoundError",
         "RejectedError", "RateLimitedError", "ServerError", "UnexpectedResponseError", "StateError",
-        "StateLockedError", "ReconcileError", "MappingError", "StaleActionError", "SavedPlanError")},
+        "StateLockedError", "ReconcileError", "MappingError", "StaleActionError", "SavedPlanError",
+        "DeliveryUnconfirmed", "ProductUnconfirmed", "AwaitingProduct")},
 }
 
 __all__ = ["__version__", "sandbox", *_EXPORTS]

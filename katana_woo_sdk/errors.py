@@ -18,7 +18,10 @@ the config loader raises `ConfigError`, the runner raises `ReconcileError`s::
      └── ReconcileError               the runner cannot reconcile a store
           ├── MappingError            its location is unknown, ambiguous, deleted or not for sales
           ├── StaleActionError        a saved plan's precondition no longer holds
-          └── SavedPlanError          a saved plan may not be applied (config changed, applied, too old)
+          ├── SavedPlanError          a saved plan may not be applied (config changed, applied, too old)
+          ├── DeliveryUnconfirmed     a fulfilment create got no clear answer; Katana does not show it delivered
+          ├── ProductUnconfirmed      a product create got no clear answer; Katana does not show its SKU
+          └── AwaitingProduct         an order needs a product that is not created (or confirmed) yet
 
 Every error's message is safe to log: URLs are sanitised by `_http` before they reach an error,
 and no error carries a credential.
@@ -34,6 +37,7 @@ __all__ = [
     "KatanaWooError", "ConfigIssue", "ConfigError", "TransportError", "ApiError", "AuthError",
     "NotFoundError", "RejectedError", "RateLimitedError", "ServerError", "UnexpectedResponseError",
     "StateError", "StateLockedError", "ReconcileError", "MappingError", "StaleActionError", "SavedPlanError",
+    "DeliveryUnconfirmed", "ProductUnconfirmed", "AwaitingProduct",
 ]
 
 BODY_EXCERPT = 500  # characters of a response body kept on an ApiError
@@ -329,3 +333,21 @@ def _short(value: Any, limit: int = 300) -> str:
     except (TypeError, ValueError):
         text = str(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- after the import (`engines.fulfilment`, `engines.products`) ------------------------------------
+
+class DeliveryUnconfirmed(ReconcileError):
+    """A fulfilment create got no clear answer (5xx, timeout) and Katana does not show the order
+    delivered: not sent again in this run; the delivery stays owed and the next run reads the
+    order's status and decides."""
+
+
+class ProductUnconfirmed(ReconcileError):
+    """A product create got no clear answer and Katana does not show its SKU yet: not sent again in
+    this run; the next run's lookup finds it or creates it then."""
+
+
+class AwaitingProduct(ReconcileError):
+    """An order's row needs a product whose creation is not confirmed (yet): the order waits (held
+    `awaiting_product`)."""

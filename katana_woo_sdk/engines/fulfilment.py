@@ -26,18 +26,13 @@ from decimal import Decimal
 
 from ..actions import OrderDeletion, OrderDelivery, RowUpdate, StoreCompletion
 from ..config import StoreConfig
-from ..errors import KatanaWooError, NotFoundError, ReconcileError, ServerError, TransportError, \
-    UnexpectedResponseError
+from ..errors import DeliveryUnconfirmed, KatanaWooError, NotFoundError, ReconcileError, ServerError, \
+    TransportError, UnexpectedResponseError
 from ..plan import Action
 from .context import RunContext
 from .orders import OPEN, _tax_rate_id
 
 OPEN_SO = ("NOT_SHIPPED", "PENDING")
-
-
-class DeliveryUnconfirmed(ReconcileError):
-    """A fulfilment create got no clear answer and Katana does not show the order delivered: not
-    sent again in this run; the next run reads the order's status and decides."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from typing import Any, Mapping, Sequence
 
 from ..actions import ImportRow, OrderImport, ProductCreation
 from ..config import StoreConfig
-from ..errors import ReconcileError, RejectedError, ServerError, TransportError, UnexpectedResponseError
+from ..errors import (AwaitingProduct, ProductUnconfirmed, ReconcileError, RejectedError, ServerError, TransportError,
+                      UnexpectedResponseError)
 from ..models import Location, WooOrder
 from ..plan import Action, fingerprint
 from .context import RunContext
@@ -42,15 +43,6 @@ class Planned:
 
     sku: str
     id: int = PLANNED
-
-
-class AwaitingProduct(ReconcileError):
-    """An order's row needs a product whose creation is not confirmed (yet): the order waits."""
-
-
-class ProductUnconfirmed(ReconcileError):
-    """A product create got no clear answer and Katana does not show its SKU yet: not sent again in
-    this run; the next run's lookup finds it or creates it then."""
 
 
 @dataclass(frozen=True)
