@@ -147,3 +147,40 @@ def test_an_order_edited_again_during_the_apply_ends_with_the_rows_of_its_last_e
     time.sleep(1.1)
     assert _lifecycle(runner.apply()) == []
     runner.close()
+
+
+def test_a_saved_plan_carries_every_lifecycle_action_through_its_file(box, tmp_path):
+    """`plan --out plan.json`, then `apply CONFIG plan.json`: each kind of action after the import
+    survives the file (typed payloads back from JSON) and is applied as planned, once."""
+    from katana_woo_sdk.plan import Plan
+
+    shop = box.stores["shop"]
+    shop.add_product("LAMP-NEW", "Desk lamp", "35.00", stock=10)
+    orders = [shop.place_order([("MUG", 1), ("TEE", 1)]) for _ in range(4)]
+    stores = {"shop": {"location": "Main", "orders": {"cancelled": "delete_if_not_shipped", "edits": "update_rows",
+                                                     "unknown_sku": "create_product"}}}
+    runner = make_runner(box, tmp_path, stores)
+    assert not runner.apply().has_failures
+    sos = [orders_for(box, "shop", o["id"])[0] for o in orders]
+    shop.set_order_status(orders[0]["id"], "cancelled")              # -> order.delete
+    shop.set_order_status(orders[1]["id"], "completed")              # -> order.deliver
+    box.katana.deliver_sales_order(sos[2]["id"])                     # -> order.complete_in_store
+    shop.edit_order(orders[3]["id"], {"MUG": 3, "TEE": 0})           # -> order.update_rows
+    new = shop.place_order([("LAMP-NEW", 1)])                        # -> product.create, order.import
+    saved = Plan.load(runner.plan().save(tmp_path / "plan.json"))
+    kinds = sorted(a.kind for a in saved.store("shop").actions if a.kind != "stock.push")
+    assert kinds == ["order.complete_in_store", "order.delete", "order.deliver", "order.import", "order.update_rows",
+                     "product.create"]
+    report = runner.apply(saved)
+    assert not report.has_failures, str(report)
+    assert sorted((r.action.kind, r.outcome) for r in report.results if r.action.kind != "stock.push") == \
+        [(k, "applied") for k in kinds]
+    assert box.katana.sales_order(sos[0]["id"])["deleted_at"] is not None
+    assert box.katana.sales_order(sos[1]["id"])["status"] == "DELIVERED"
+    assert shop.order(orders[2]["id"])["status"] == "completed"
+    assert [r["quantity"] for r in box.katana.sales_order(sos[3]["id"])["sales_order_rows"]] == [3]
+    assert len(orders_for(box, "shop", new["id"])) == 1
+    time.sleep(1.1)
+    again = runner.apply()
+    assert not again.has_failures and _lifecycle(again) == [], str(again)
+    runner.close()
