@@ -427,8 +427,11 @@ class Runner:
             holds = ()
         if w.lifecycle is not None:
             for d in decide(saved, list(w.lifecycle.actions), set(lifecycle_engine.KINDS), replan=replan):
-                results.append(self._run(ctx, run_id, w, d, lambda ctx, w, action: fulfilment.apply_lifecycle(
-                    ctx, store, action)))
+                result = self._run(ctx, run_id, w, d, lambda ctx, w, action: fulfilment.apply_lifecycle(
+                    ctx, store, action))
+                results.append(result)
+                if getattr(result.result, "note_error", None):     # the completion stands; its note is missing
+                    w.warnings.append(f"{d.action.summary}: {result.result.note_error}")
             try:
                 w.attention = lifecycle_engine.record_lifecycle(ctx, store, w.lifecycle, results)
             except KatanaWooError as exc:

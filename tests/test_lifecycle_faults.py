@@ -184,3 +184,17 @@ def test_a_saved_plan_carries_every_lifecycle_action_through_its_file(box, tmp_p
     again = runner.apply()
     assert not again.has_failures and _lifecycle(again) == [], str(again)
     runner.close()
+
+
+def test_a_completion_whose_note_fails_stands_and_says_so(box, tmp_path):
+    runner, order, so = _imported(box, tmp_path)
+    box.katana.deliver_sales_order(so["id"])
+    shop = box.stores["shop"]
+    shop.server.inject_fault(method="POST", path=r"/orders/\d+/notes$", status=500, times=1)
+    report = runner.apply()
+    assert _lifecycle(report) == [("order.complete_in_store", "applied")], str(report)
+    assert shop.order(order["id"])["status"] == "completed"
+    assert any("order note not added" in w for w in report.store("shop").warnings), str(report)
+    time.sleep(1.1)
+    assert _lifecycle(runner.apply()) == []                       # the completion is not repeated for its note
+    runner.close()
