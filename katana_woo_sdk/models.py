@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, overload
 
 __all__ = [
     "dec", "parse_datetime", "Location", "Factory", "Variant", "InventoryRow", "InventoryMovement", "StockAdjustment",
@@ -21,13 +21,22 @@ __all__ = [
     "SalesOrderFulfillment", "Product",
 ]
 
-_raw = dict(default_factory=dict, repr=False, compare=False)
+def _raw_field() -> Any:
+    """The `.raw` field of every model: the payload it was read from, empty by default, left out of
+    repr and of equality (a helper, so a type checker reads it as a `field(...)` with a default)."""
+    return field(default_factory=dict, repr=False, compare=False)
 
 
 def _own(p: Mapping[str, Any]) -> dict[str, Any]:
     """The payload as `.raw`: a plain dict is kept as it is (a freshly parsed answer, owned by the
     one object made from it; a copy would double a big read's memory), anything else copied."""
     return p if type(p) is dict else dict(p)
+
+
+@overload
+def dec(value: Any, default: Decimal = ...) -> Decimal: ...
+@overload
+def dec(value: Any, default: Decimal | None) -> Decimal | None: ...
 
 
 def dec(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
@@ -70,7 +79,7 @@ class Location:
     sales_allowed: bool = True
     is_primary: bool = False
     deleted_at: datetime | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @property
     def deleted(self) -> bool:
@@ -89,7 +98,7 @@ class Location:
 class Factory:
     default_sales_location_id: int | None
     base_currency_code: str | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "Factory":
@@ -104,7 +113,7 @@ class Variant:
     material_id: int | None = None
     type: str | None = None
     deleted_at: datetime | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any], *, slim: bool = False) -> "Variant":
@@ -120,7 +129,7 @@ class InventoryRow:
     quantity_in_stock: Decimal = Decimal(0)
     quantity_committed: Decimal = Decimal(0)
     quantity_expected: Decimal = Decimal(0)
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
     safety_stock_level: Decimal | None = None     # Katana's reorder point at the location, when given
     row_variant: "Variant | None" = field(default=None, repr=False, compare=False)   # read with `extend[]=variant`
 
@@ -159,7 +168,7 @@ class InventoryMovement:
     location_id: int
     resource_type: str = ""
     created_at: datetime | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "InventoryMovement":
@@ -181,7 +190,7 @@ class StockAdjustment:
     location_id: int
     rows: tuple[StockAdjustmentRow, ...] = ()
     deleted_at: datetime | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "StockAdjustment":
@@ -200,7 +209,7 @@ class SalesOrderRow:
     price_per_unit: Decimal | None = None
     tax_rate_id: int | None = None
     linked_manufacturing_order_id: int | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "SalesOrderRow":
@@ -224,7 +233,7 @@ class SalesOrder:
     ecommerce_order_id: str | None = None
     deleted_at: datetime | None = None
     rows: tuple[SalesOrderRow, ...] = ()
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @property
     def created_at(self) -> datetime | None:
@@ -261,7 +270,7 @@ class SalesOrderFulfillment:
     tracking_number: str | None = None
     tracking_url: str | None = None
     deleted_at: datetime | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "SalesOrderFulfillment":
@@ -282,7 +291,7 @@ class Product:
     id: int
     name: str
     variants: tuple[Variant, ...] = ()
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "Product":
@@ -296,7 +305,7 @@ class Customer:
     name: str
     email: str | None = None
     reference_id: str | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "Customer":
@@ -308,7 +317,7 @@ class TaxRate:
     id: int
     rate: Decimal
     name: str | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "TaxRate":
@@ -437,7 +446,7 @@ class WooLineItem:
     total: Decimal             # after discounts, ex tax
     total_tax: Decimal
     taxes: tuple[Mapping[str, Any], ...] = ()
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "WooLineItem":
@@ -468,7 +477,7 @@ class WooOrder:
     fee_lines: tuple[Mapping[str, Any], ...] = ()
     coupon_lines: tuple[Mapping[str, Any], ...] = ()
     tax_lines: tuple[Mapping[str, Any], ...] = ()
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "WooOrder":
@@ -496,7 +505,7 @@ class WooOrderNote:
     customer_note: bool = False      # True: shown to the customer and emailed to them
     author: str = ""
     date_created_gmt: datetime | None = None
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
     def from_api(cls, p: Mapping[str, Any]) -> "WooOrderNote":
@@ -517,7 +526,7 @@ class WooProduct:
     stock_status: str | None = None
     name: str = ""
     variations: tuple[int, ...] = ()
-    raw: Mapping[str, Any] = field(**_raw)
+    raw: Mapping[str, Any] = _raw_field()
     modified_gmt: str | None = field(default=None, repr=False, compare=False)   # `date_modified_gmt` as sent
 
     # What `from_api` and `modified` read: a stock read asks for these alone (`_fields`), about a
