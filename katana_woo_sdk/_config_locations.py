@@ -22,8 +22,9 @@ def check(checker: Any) -> None:
     entries, stores = checker.data.get("locations"), checker.data.get("stores")
     if not isinstance(entries, list) or not isinstance(stores, list):
         return
-    by_name = {s.get("name"): i for i, s in enumerate(stores) if isinstance(s, dict) and isinstance(s.get("name"), str)}
-    seen: dict[tuple, int] = {}
+    by_name: dict[str, int] = {s["name"]: i for i, s in enumerate(stores)
+                               if isinstance(s, dict) and isinstance(s.get("name"), str)}
+    seen: dict[tuple[Any, ...], int] = {}
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("allocation"), dict):
             continue
@@ -65,7 +66,7 @@ def check(checker: Any) -> None:
             _divided_stores(checker, key, mode, listed, by_name, stores, here)
 
 
-def _divided_stores(checker: Any, key: Any, mode: str, listed: dict[str, PathT], by_name: dict[str, int], stores: list,
+def _divided_stores(checker: Any, key: Any, mode: str, listed: dict[str, PathT], by_name: dict[str, int], stores: list[Any],
                    here: PathT) -> None:
     """The stores a divided location lists: known, mapped there, all of them, one stock policy."""
     field_name = "shares" if mode == "share" else "priorities"

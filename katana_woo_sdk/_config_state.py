@@ -50,6 +50,7 @@ def check(checker: Any) -> None:
         checker.problem(here + ("url",), error)
         return
     else:
+        assert value is not None  # interpolate gives a value whenever it gives no error
         problem = url_problem(value.strip())
         if problem:
             # Never echo the URL: it may hold the very password it is refused for.

@@ -88,7 +88,7 @@ def format_path(path: PathT) -> str:
     return out
 
 
-def _mark(yaml_mark) -> Mark:
+def _mark(yaml_mark: yaml.error.Mark) -> Mark:
     return Mark(yaml_mark.line + 1, yaml_mark.column + 1)
 
 

@@ -74,7 +74,7 @@ def _is_secret(name: str) -> bool:
 
 
 def _redact_params(text: str) -> str:
-    def sub(m: re.Match) -> str:
+    def sub(m: re.Match[str]) -> str:
         if _is_secret(m.group("name")):
             return f"{m.group('lead')}{m.group('name')}={REDACTED}"
         return m.group(0)
@@ -200,7 +200,8 @@ class RetryPolicy:
         """The wait after failed attempt number `attempt` (1-based), jittered."""
         raw = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
         r = (rng or random).random()
-        return raw / 2 + raw / 2 * r
+        wait: float = raw / 2 + raw / 2 * r
+        return wait
 
 
 @dataclass(frozen=True, repr=False)
@@ -481,7 +482,7 @@ class HttpClient:
     # -- pagination ------------------------------------------------------------------------------
 
     def iter_katana(self, path: str, params: Mapping[str, Any] | None = None, *,
-                    limit: int = KATANA_MAX_LIMIT) -> Iterator[dict]:
+                    limit: int = KATANA_MAX_LIMIT) -> Iterator[dict[str, Any]]:
         """Every item of a Katana list endpoint, fetching pages only as the caller iterates.
 
         Katana answers `{"data": [...]}` with an `X-Pagination` JSON header whose numbers and
@@ -491,7 +492,7 @@ class HttpClient:
             raise ValueError(f"Katana's limit must be 1..{KATANA_MAX_LIMIT}, not {limit}")
         return self._iter_katana(path, dict(params or {}), int(limit))
 
-    def _iter_katana(self, path: str, params: dict, limit: int) -> Iterator[dict]:
+    def _iter_katana(self, path: str, params: dict[str, Any], limit: int) -> Iterator[dict[str, Any]]:
         params = dict(params)
         page = int(params.pop("page", 1))   # a caller may start further in (after a page it already has)
         while True:
@@ -513,7 +514,7 @@ class HttpClient:
             page += 1
 
     def iter_woo(self, path: str, params: Mapping[str, Any] | None = None, *,
-                 per_page: int = WOO_MAX_PER_PAGE) -> Iterator[dict]:
+                 per_page: int = WOO_MAX_PER_PAGE) -> Iterator[dict[str, Any]]:
         """Every item of a WooCommerce list endpoint, page by page as the caller iterates.
 
         Stops at `X-WP-TotalPages`; without that header (some caches strip it) at a short page.
@@ -522,7 +523,7 @@ class HttpClient:
             raise ValueError(f"WooCommerce's per_page must be 1..{WOO_MAX_PER_PAGE}, not {per_page}")
         return self._iter_woo(path, dict(params or {}), int(per_page))
 
-    def _iter_woo(self, path: str, params: dict, per_page: int) -> Iterator[dict]:
+    def _iter_woo(self, path: str, params: dict[str, Any], per_page: int) -> Iterator[dict[str, Any]]:
         params = dict(params)
         page = int(params.pop("page", 1))   # a caller may start further in (a keyset walk's tie)
         while True:

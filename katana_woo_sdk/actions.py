@@ -332,7 +332,8 @@ def _encode(value: Any) -> Any:
 
 
 def payload_to_dict(payload: Any) -> dict[str, Any]:
-    return _encode(payload)
+    encoded: dict[str, Any] = _encode(payload)
+    return encoded
 
 
 def _decode(hint: Any, value: Any) -> Any:
@@ -367,4 +368,5 @@ def payload_from_dict(kind: str, data: Mapping[str, Any] | None) -> Payload | No
     cls = PAYLOAD_KINDS.get(kind)
     if cls is None:
         raise ValueError(f"unknown action kind {kind!r}")
-    return _decode(cls, data)
+    payload: Payload = _decode(cls, data)
+    return payload

@@ -91,6 +91,8 @@ class TransportError(KatanaWooError):
     the request; after a read timeout it may have, and a create must be looked up, not re-sent.
     """
 
+    reason: str  # the cause alone, set by the HTTP layer for its retry log line
+
     def __init__(self, system: str, method: str, url: str, reason: str, *, connect_failed: bool):
         self.system, self.method, self.url = system, method, url
         self.connect_failed = connect_failed

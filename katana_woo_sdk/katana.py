@@ -71,7 +71,8 @@ def _number(value: Any) -> int | float:
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
+    number: int | float = value
+    return number
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -148,7 +149,7 @@ class Variants(_Namespace):
             members = set(chunk)
             for payload in self._http.iter_katana("/variants", {"sku": chunk}):
                 variant = Variant.from_api(payload)
-                if variant.sku not in members or variant.deleted_at is not None:
+                if variant.sku is None or variant.sku not in members or variant.deleted_at is not None:
                     continue
                 if variant.sku in found and found[variant.sku].id != variant.id:
                     log.warning("Katana has two live variants with SKU %r (#%d and #%d); using the older",
@@ -431,7 +432,7 @@ class SalesOrders(_Namespace):
         self._http.request("DELETE", f"/sales_orders/{int(sales_order_id)}")
 
 
-_ROW_FIELDS = {"location_id": int, "quantity": _number, "price_per_unit": _number, "tax_rate_id": int,
+_ROW_FIELDS: dict[str, Callable[[Any], Any]] = {"location_id": int, "quantity": _number, "price_per_unit": _number, "tax_rate_id": int,
                "total_discount": _number, "variant_id": int}
 
 
@@ -530,7 +531,8 @@ class SalesOrderShippingFees(_Namespace):
             body["description"] = description
         if tax_rate_id is not None:
             body["tax_rate_id"] = int(tax_rate_id)
-        return self._http.request("POST", "/sales_order_shipping_fee", json=body, creates=True).data
+        fee: dict[str, Any] = self._http.request("POST", "/sales_order_shipping_fee", json=body, creates=True).data
+        return fee
 
     def list(self, sales_order_id: int) -> list[dict[str, Any]]:
         return [p for p in self._http.iter_katana("/sales_order_shipping_fee", {"sales_order_id": int(sales_order_id)})

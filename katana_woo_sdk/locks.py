@@ -41,6 +41,7 @@ from .config import Config, StoreConfig
 from .errors import StateLockedError
 from .state._filelock import StateLock
 from .state.postgres import AdvisoryLocks, PgTarget
+from .state.records import LockHolder
 
 LOCK_DIR_ENV = "KATANA_WOO_LOCK_DIR"
 
@@ -74,13 +75,13 @@ def store_locks(config: Config, stores: Sequence[StoreConfig], *, timeout: float
             session = AdvisoryLocks(PgTarget(config.state.url, config.state.password, config.state.schema), owner)
             stack.callback(session.close)
 
-            def hold(stem: str, label: str):
+            def hold(stem: str, label: str) -> contextlib.AbstractContextManager[LockHolder]:
                 return session.hold(wanted[stem][1], label, kind="store", timeout=timeout,
                                     poll_interval=poll_interval, now=now)
         else:
             directory = lock_dir()
 
-            def hold(stem: str, label: str):
+            def hold(stem: str, label: str) -> contextlib.AbstractContextManager[LockHolder]:
                 return StateLock(directory / f"{stem}.lock", label, sleep=time.sleep).hold(
                     timeout, owner, poll_interval, now)
         for stem in sorted(wanted):            # one order for every runner: no deadlock

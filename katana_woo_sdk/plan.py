@@ -92,7 +92,7 @@ class Action:
         return getattr(self.payload, "location_id", None)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "payload"}
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "payload"}
         data = to_jsonable(data)
         data["payload"] = payload_to_dict(self.payload) if self.payload is not None else None
         return data

@@ -104,8 +104,8 @@ class Rehearsal:
                 "holds": {s: [dataclasses.asdict(h) for h in hs] for s, hs in self.holds.items()}}
 
 
-def rehearse(config: Config | str | os.PathLike, snapshot: str | os.PathLike | Mapping[str, Any], *,
-             state: str | os.PathLike | None = None, progress: bool | None = False) -> Rehearsal:
+def rehearse(config: Config | str | os.PathLike[str], snapshot: str | os.PathLike | Mapping[str, Any], *,
+             state: str | os.PathLike[str] | None = None, progress: bool | None = False) -> Rehearsal:
     """Apply `config` (a loaded Config or a file, read without its credentials) to the sandbox seeded
     from `snapshot` (a file or its data) and return what happened and what was left. `state`: start
     from a copy of this state file (the original is never written); default: a fresh state."""

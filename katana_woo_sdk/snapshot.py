@@ -94,7 +94,7 @@ def take_snapshot(config: Config, *, katana: KatanaClient | None = None, woo: Ma
                 client.close()
 
 
-def write_snapshot(data: Mapping[str, Any], path: str | os.PathLike) -> Path:
+def write_snapshot(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write the snapshot as JSON (only its owner may read it: it describes a business)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

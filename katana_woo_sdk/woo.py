@@ -71,7 +71,7 @@ class WooClient:
     """
 
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, *, allow_insecure_http: bool = False,
-                 verify: bool | str | os.PathLike = True, session: Any = None, timeouts: Timeouts = Timeouts(),
+                 verify: bool | str | os.PathLike[str] = True, session: Any = None, timeouts: Timeouts = Timeouts(),
                  retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
                  counter: CallCounter | None = None, name: str | None = None, query_string_auth: bool = False,
                  oauth1_in: str = "query", batch_limit: int = BATCH_LIMIT):
@@ -247,7 +247,7 @@ class Products:
                                               **_fields(fields)})
         pages = resp.headers.get("X-WP-TotalPages")
         return ([WooProduct.from_api(p, slim=bool(fields)) for p in _array(resp)],
-                int(pages) if str(pages or "").isdigit() else None)
+                int(pages) if pages is not None and str(pages).isdigit() else None)
 
     def get(self, product_id: int) -> WooProduct:
         """A product, or a variation by its own id (then `type == "variation"`, `parent_id` set)."""
@@ -552,7 +552,7 @@ def _fields(fields: Sequence[str] | None) -> dict[str, str]:
     return {"_fields": ",".join(fields)} if fields else {}
 
 
-def _unique(items: Iterator[dict], build: Callable[[dict], Any], what: str) -> Iterator[Any]:
+def _unique(items: Iterator[dict[str, Any]], build: Callable[[dict[str, Any]], Any], what: str) -> Iterator[Any]:
     """Drop repeats: offset pagination repeats (and skips) items when the list changes while paged."""
     seen: set[int] = set()
     warned = False

@@ -34,7 +34,7 @@ CATALOG_SIZE_CURSOR = "catalog.listing_calls"   # what listing the store's catal
 PARENT_CHUNK = 100      # parent ids per `GET /products?include=`: well inside a safe URL length
 
 
-def progress(iterable: Iterable, *, desc: str, total: int | None = None, enabled: bool | None = None):
+def progress(iterable: Iterable[Any], *, desc: str, total: int | None = None, enabled: bool | None = None):
     """A tqdm.auto bar in notebooks and terminals; nothing when output is not interactive."""
     if enabled is None:
         enabled = _interactive()

@@ -95,7 +95,7 @@ def tax_ref(order: WooOrder, taxes: Any, *, taxed: bool, what: str) -> TaxRef | 
     for rate_id in sorted(set(applied)):
         line = rates.get(rate_id)
         percent = dec(line.get("rate_percent"), None) if line else None
-        if percent is None:
+        if percent is None or line is None:
             raise TaxUnknown(f"{what} is taxed at rate #{rate_id}, which the order's tax lines do not state")
         if line.get("compound"):
             compound *= 1 + percent / 100

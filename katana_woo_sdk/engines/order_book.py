@@ -13,7 +13,7 @@ date, number, and per line its product, variation, SKU, name and quantity.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..config import StoreConfig
 from ..models import WooOrder
@@ -22,13 +22,13 @@ from ..state import State
 CURSOR = "orders.book"
 
 
-def _entry(order: WooOrder) -> dict:
+def _entry(order: WooOrder) -> dict[str, Any]:
     return {"n": order.number, "s": order.status,
             "m": order.date_modified_gmt.isoformat() if order.date_modified_gmt else None,
             "l": [[li.product_id, li.variation_id, li.sku, li.quantity, li.name] for li in order.line_items]}
 
 
-def _order(order_id: int, entry: Mapping) -> WooOrder:
+def _order(order_id: int, entry: Mapping[str, Any]) -> WooOrder:
     return WooOrder.from_api({
         "id": order_id, "number": entry.get("n") or str(order_id), "status": entry.get("s") or "",
         "date_modified_gmt": entry.get("m"),

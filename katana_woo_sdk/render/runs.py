@@ -273,9 +273,10 @@ def plan_records(plan: Plan) -> list[dict[str, Any]]:
         for hh in s.holds:
             records.append({**base, "kind": "hold", "key": f"order:{hh.woo_order_id}", "sku": None, "summary": str(hh),
                             "before": None, "after": None, "reason": hh.reason, "detail": hh.detail})
-        for a in s.attention:
-            records.append({**base, "kind": "attention", "key": f"order:{a.woo_order_id}", "sku": None,
-                            "summary": str(a), "before": None, "after": None, "reason": a.kind, "detail": a.detail})
+        for att in s.attention:
+            records.append({**base, "kind": "attention", "key": f"order:{att.woo_order_id}", "sku": None,
+                            "summary": str(att), "before": None, "after": None, "reason": att.kind,
+                            "detail": att.detail})
     return records
 
 

@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StateError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 from ._inbox import InboxMixin
 from ._lifecycle import LifecycleMixin
 from ._rows import _cell, _choice, _cols, _dumps, _iso, _record, _utc
@@ -32,7 +35,7 @@ from .records import (ACTION_OUTCOMES, CONDITION_STATUSES, LEDGER_STATUSES, Acti
 from .sqlite import SqliteBackend
 
 log = logging.getLogger(__package__)
-_R = TypeVar("_R")
+_R = TypeVar("_R", bound="DataclassInstance")
 
 # The primary key of each table written by upsert: `INSERT ... ON CONFLICT (key) DO UPDATE`, which
 # SQLite (3.24+) and PostgreSQL both understand.
@@ -155,7 +158,7 @@ class State(InboxMixin, LifecycleMixin):
         with self._mutex, self._live().transaction() as conn:
             yield conn
 
-    def _query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+    def _query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex:
             db = self._live()
             try:
@@ -163,7 +166,7 @@ class State(InboxMixin, LifecycleMixin):
             except db.errors as exc:
                 raise StateError(f"state {self.name}: {exc}") from exc
 
-    def _select(self, cls: type[_R], table: str, tail: str = "", params: tuple | list = ()) -> list[_R]:
+    def _select(self, cls: type[_R], table: str, tail: str = "", params: tuple[Any, ...] | list[Any] = ()) -> list[_R]:
         return [_record(cls, row) for row in self._query(f"SELECT {_cols(cls)} FROM {table} {tail}", params)]
 
     @staticmethod

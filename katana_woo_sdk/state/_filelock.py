@@ -142,6 +142,7 @@ class StateLock:
     def _write_holder(self, me: LockHolder) -> None:
         """Write who holds the lock: a new file moved into place, so readers see all of it or none."""
         assert self.holder_path is not None
+        assert me.started_at is not None  # our own holder always has its start time
         text = json.dumps({"pid": me.pid, "host": me.host, "started_at": _iso(me.started_at),
                            "command": me.command}) + "\n"
         staged = self.holder_path.with_name(f"{self.holder_path.name}.{me.pid}.tmp")

@@ -62,7 +62,8 @@ class LifecycleRecord:
     updated_at: datetime | None = None
 
     def at(self, event: str) -> datetime | None:
-        return getattr(self, f"{event}_at")
+        value: datetime | None = getattr(self, f"{event}_at")
+        return value
 
 
 def state_of(record: LifecycleRecord) -> str:
@@ -73,7 +74,7 @@ def state_of(record: LifecycleRecord) -> str:
     return "imported"
 
 
-def _row(row: tuple) -> LifecycleRecord:
+def _row(row: tuple[Any, ...]) -> LifecycleRecord:
     cells = dict(zip(_COLUMNS, row))
     for name in _TIMES:
         if cells[name] is not None:
@@ -130,8 +131,8 @@ class LifecycleMixin:
             merged = record
             if prior is not None:
                 old = _row(prior)
-                merged = dataclasses.replace(record, **{
-                    f"{e}_at": old.at(e) or record.at(e) for e in EVENTS},
+                times: dict[str, Any] = {f"{e}_at": old.at(e) or record.at(e) for e in EVENTS}
+                merged = dataclasses.replace(record, **times,
                     woo_number=record.woo_number or old.woo_number,
                     sales_order_id=record.sales_order_id or old.sales_order_id,
                     order_no=record.order_no or old.order_no)

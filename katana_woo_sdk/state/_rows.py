@@ -19,9 +19,12 @@ import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-_R = TypeVar("_R")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_R = TypeVar("_R", bound="DataclassInstance")
 
 _TIMESTAMPS = {"valid_from", "valid_to", "first_seen", "updated_at", "pushed_at", "at", "last_transition",
                "started_at", "finished_at"}
@@ -76,7 +79,7 @@ def _cell(name: str, value: Any) -> Any:
     return value
 
 
-def _record(cls: type[_R], row: tuple) -> _R:
+def _record(cls: type[_R], row: tuple[Any, ...]) -> _R:
     """A record from a row of `_cols(cls)`; the inverse of `_cell`."""
     values = {}
     for field, value in zip(dataclasses.fields(cls), row, strict=True):

@@ -147,9 +147,9 @@ def statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-def migrate(execute: Callable[[str, tuple], Any], *, name: str, dialect: str, now: Callable[[], datetime],
+def migrate(execute: Callable[[str, tuple[Any, ...]], Any], *, name: str, dialect: str, now: Callable[[], datetime],
             migrations: tuple[str, ...], version: int,
-            run: Callable[[list[str]], None] | None = None) -> int:
+            run: Callable[[list[str]], object] | None = None) -> int:
     """Bring a state to `version` inside the caller's transaction (all of it, or none); the version.
 
     `execute(sql, params)` runs one statement (`?` placeholders) and returns a cursor; `run`, if

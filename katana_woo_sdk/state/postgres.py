@@ -39,10 +39,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import StateError, StateLockedError
+
+if TYPE_CHECKING:
+    import psycopg
 from . import migrations as _migrations
 from .records import LockHolder
 
@@ -131,13 +134,14 @@ class PgTarget:
 
     def _secret(self) -> str | None:
         reveal = getattr(self.password, "reveal", None)
-        return reveal() if reveal else self.password
+        secret: str | None = reveal() if reveal else self.password
+        return secret
 
     def scrub(self, text: str) -> str:
         secret = self._secret()
         return text.replace(secret, "***") if secret and len(secret) >= 4 else text
 
-    def connect(self, owner: str):
+    def connect(self, owner: str) -> psycopg.Connection[Any]:
         """A new autocommit connection named after `owner` (who holds what it locks)."""
         import psycopg  # imported here: the `postgres` extra is needed only by a PostgreSQL state
 
@@ -156,8 +160,11 @@ class PgTarget:
         """Whether the schema holds a state already (without creating anything, as opening would)."""
         conn = self.connect("katana-woo state")
         try:
-            return conn.execute("SELECT to_regclass(format('%%I.schema_version', %s::text)) IS NOT NULL",
-                                (self.schema,)).fetchone()[0]
+            row = conn.execute("SELECT to_regclass(format('%%I.schema_version', %s::text)) IS NOT NULL",
+                               (self.schema,)).fetchone()
+            assert row is not None  # a SELECT of one expression answers one row
+            exists: bool = row[0]
+            return exists
         finally:
             conn.close()
 
@@ -179,10 +186,10 @@ class _Connection:
     def __init__(self, conn: Any):
         self._conn = conn
 
-    def execute(self, sql: str, params: tuple | list = ()):
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         return self._conn.execute(_pg_sql(sql), tuple(params))
 
-    def executemany(self, sql: str, rows: list[tuple]) -> None:
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self._conn.cursor() as cursor:  # psycopg pipelines these: one round trip per batch
             cursor.executemany(_pg_sql(sql), rows)
 
@@ -236,8 +243,9 @@ class PostgresBackend:
 
     # -- statements -------------------------------------------------------------------------------
 
-    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        return _Connection(self._live()).execute(sql, params).fetchall()
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = _Connection(self._live()).execute(sql, params).fetchall()
+        return rows
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Connection]:
@@ -256,7 +264,7 @@ class PostgresBackend:
             raise StateError(f"state {self.name}: {self.target.scrub(str(exc).strip())}") from exc
 
     @staticmethod
-    def insert_id(conn: _Connection, sql: str, params: tuple) -> int:
+    def insert_id(conn: _Connection, sql: str, params: tuple[Any, ...]) -> int:
         return int(conn.execute(sql + " RETURNING id", params).fetchone()[0])
 
     def columns(self, table: str) -> list[str]:
@@ -373,7 +381,8 @@ class AdvisoryLocks:
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
                 "AND granted AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) = ANY(%s)",
                 (list(self._held),)).fetchone()
-            return rows[0] == len(self._held)
+            all_held: bool = rows[0] == len(self._held)
+            return all_held
         except driver_errors():
             return False
 

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ..errors import StateError
 from . import migrations as _migrations
@@ -55,7 +56,7 @@ class SqliteBackend:
 
     # -- statements -------------------------------------------------------------------------------
 
-    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
 
     @contextlib.contextmanager
@@ -64,9 +65,11 @@ class SqliteBackend:
             yield conn
 
     @staticmethod
-    def insert_id(conn: sqlite3.Connection, sql: str, params: tuple) -> int:
+    def insert_id(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
         # Not RETURNING: it needs SQLite 3.35, newer than some Linux distributions' Python links.
-        return int(conn.execute(sql, params).lastrowid)
+        rowid = conn.execute(sql, params).lastrowid
+        assert rowid is not None  # an INSERT's cursor has the new row's id
+        return int(rowid)
 
     def columns(self, table: str) -> list[str]:
         """A table's columns in their defined order (for `transfer`)."""

@@ -66,15 +66,16 @@ class CopyReport:
         return "\n".join(lines)
 
 
-def _digest(rows: list[tuple]) -> str:
+def _digest(rows: list[tuple[Any, ...]]) -> str:
     return hashlib.sha256(json.dumps([list(r) for r in rows], ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def table_rows(state: Any, table: str, columns: list[str] | None = None) -> list[tuple]:
+def table_rows(state: Any, table: str, columns: list[str] | None = None) -> list[tuple[Any, ...]]:
     """Every row of `table`, in its key order, columns in their defined order (or `columns`)."""
     cols = columns or state._db.columns(table)
     order = ", ".join(_migrations.TABLES[table])
-    return state._query(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}")
+    rows: list[tuple[Any, ...]] = state._query(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}")
+    return rows
 
 
 def copy_state(source: Any, target: Any, *, timeout: float = 0.0) -> CopyReport:
