@@ -23,7 +23,7 @@ import string
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import yaml
@@ -34,6 +34,7 @@ from . import _config_schema as schema
 log = logging.getLogger(__name__)
 
 PathT = tuple[Any, ...]
+LineOf = Callable[[PathT], int | str]  # the line a path starts at, "?" when unknown
 INTERPOLATED = ("katana.base_url", "stores[].url", "state.url")
 CORE_STATUSES = tuple(schema.node("stores", "orders", "statuses")["items"]["anyOf"][0]["enum"])
 ORDER_NO_FIELDS = ("store", "number", "id")
@@ -53,8 +54,8 @@ class StoreResult:
     consumer_key: str | None = None
     consumer_secret: str | None = None
     credentials_source: str = ""
-    orders: dict = field(default_factory=dict)  # effective: defaults.orders overlaid by the store's
-    stock: dict = field(default_factory=dict)
+    orders: dict[str, Any] = field(default_factory=dict)  # effective: defaults.orders overlaid by the store's
+    stock: dict[str, Any] = field(default_factory=dict)
     since: datetime | None = None
     verify: bool | str = True
 
@@ -128,8 +129,8 @@ def _looks_like_credential(name: str) -> bool:
 
 
 class _Checker:
-    def __init__(self, data: dict, env: Mapping[str, str], base_dir: Path, require_env: bool,
-                 line_of):
+    def __init__(self, data: dict[str, Any], env: Mapping[str, str], base_dir: Path, require_env: bool,
+                 line_of: LineOf):
         self.data, self.env, self.base_dir = data, env, base_dir
         self.require_env, self.line_of = require_env, line_of
         self.result = Result()
@@ -150,6 +151,7 @@ class _Checker:
         if error:
             self.problem(path, error)
             return None
+        assert value is not None  # interpolate gives a value whenever it gives no error
         origin = f" (expanded from {raw!r})" if value != raw else ""
         parts = urlsplit(value.strip())
         try:
@@ -228,7 +230,8 @@ class _Checker:
                 loaded = yaml.safe_load(text)
             except yaml.YAMLError:  # its message would quote the file: not shown
                 loaded = None
-            pair = (loaded.get("consumer_key"), loaded.get("consumer_secret")) if isinstance(loaded, dict) else ()
+            pair: tuple[Any, ...] = (loaded.get("consumer_key"), loaded.get("consumer_secret")) \
+                if isinstance(loaded, dict) else ()
             if len(pair) == 2 and all(isinstance(v, str) and v.strip() for v in pair):
                 return pair[0].strip(), pair[1].strip()
             self.problem(path, f"credentials file '{raw}' must be YAML with string values "
@@ -259,7 +262,7 @@ class _Checker:
             read = self.read_file(("katana", "api_key_file"), key_file, "API key file") \
                 if self.require_env else None
             if read is not None:
-                key = read[0].strip()
+                key: str | None = read[0].strip()
                 if not key or "\n" in key:
                     self.problem(("katana", "api_key_file"),
                                  f"API key file '{key_file}' must hold the key alone on one line")
@@ -322,10 +325,10 @@ class _Checker:
         stores = self.data.get("stores")
         if not isinstance(stores, list):
             return
-        defaults = self.data.get("defaults") if isinstance(self.data.get("defaults"), dict) else {}
+        defaults: dict[str, Any] = self.data["defaults"] if isinstance(self.data.get("defaults"), dict) else {}
         self.orders_block(("defaults", "orders"), defaults.get("orders"))
         names: dict[str, int] = {}
-        urls: dict[str, int] = {}
+        urls: dict[str | None, int] = {}
         store_names: dict[str, int] = {}
         for index, store in enumerate(stores):
             if not isinstance(store, dict):
@@ -370,8 +373,8 @@ class _Checker:
             self.credentials(here, store, result, enabled)
             self.orders_block(here + ("orders",), store.get("orders"))
             for section in ("orders", "stock"):
-                base = defaults.get(section) if isinstance(defaults.get(section), dict) else {}
-                own = store.get(section) if isinstance(store.get(section), dict) else {}
+                base: dict[str, Any] = defaults[section] if isinstance(defaults.get(section), dict) else {}
+                own: dict[str, Any] = store[section] if isinstance(store.get(section), dict) else {}
                 setattr(result, section, {**base, **own})
             since = result.orders.get("since")
             if isinstance(since, str) and _SINCE.fullmatch(since):
@@ -390,7 +393,7 @@ class _Checker:
                 result.verify = verify
         self.cross_store(stores, defaults)
 
-    def credentials(self, here: PathT, store: dict, result: StoreResult, enabled: bool) -> None:
+    def credentials(self, here: PathT, store: dict[str, Any], result: StoreResult, enabled: bool) -> None:
         has_env = store.get("consumer_key_env") is not None or store.get("consumer_secret_env") is not None
         has_file = store.get("credentials_file") is not None
         if has_env and has_file:
@@ -403,6 +406,7 @@ class _Checker:
             return
         required = enabled and self.require_env
         name = store.get("name") if isinstance(store.get("name"), str) else f"#{here[1]}"
+        pair: tuple[str | None, str | None] | None
         if has_file:
             pair = self.credentials_file(here + ("credentials_file",), store["credentials_file"]) \
                 if required else None
@@ -421,7 +425,7 @@ class _Checker:
             result.consumer_key, result.consumer_secret = pair
         result.credentials_source = source
 
-    def cross_store(self, stores: list, defaults: dict) -> None:
+    def cross_store(self, stores: list[Any], defaults: dict[str, Any]) -> None:
         """Checks between stores: colliding order numbers, two initial imports into one location."""
         formats: dict[str, int] = {}
         importers: dict[Any, int] = {}
@@ -472,8 +476,8 @@ class _Checker:
                                "state.url; secrets are named with the *_env properties", False)
 
 
-def check(data: Any, *, env: Mapping[str, str], base_dir: Path, require_env: bool, line_of,
-          also: tuple = ()) -> Result:
+def check(data: Any, *, env: Mapping[str, str], base_dir: Path, require_env: bool, line_of: LineOf,
+          also: tuple[Any, ...] = ()) -> Result:
     """Run every semantic check on schema-shaped (possibly partly invalid) `data`; `also` are more
     checks, each called with the checker (`config` passes `_config_state.check`)."""
     if not isinstance(data, dict):

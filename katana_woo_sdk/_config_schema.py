@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 PathT = tuple[Any, ...]
 Finding = tuple[PathT, str, bool]  # (path, message, point at the key rather than the value)
@@ -33,25 +34,27 @@ def schema_text() -> str:
 
 
 @lru_cache(maxsize=1)
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     """The packaged schema, parsed."""
-    return json.loads(schema_text())
+    parsed: dict[str, Any] = json.loads(schema_text())
+    return parsed
 
 
-def _strict_integer(checker, instance) -> bool:
+def _strict_integer(checker: Any, instance: Any) -> bool:
     # JSON Schema counts 3.0 as an integer; a location id or a day count written as 3.0 is a mistake.
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Validator = validators.extend(
+_Validator = validators.extend(  # type: ignore[no-untyped-call]  # types-jsonschema leaves extend unannotated
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
 )
 
 
 @lru_cache(maxsize=1)
-def validator():
-    return _Validator(schema())
+def validator() -> Validator:
+    checker: Validator = _Validator(schema())
+    return checker
 
 
 def _kind(value: Any) -> str:
@@ -95,7 +98,7 @@ def suggest(word: str, choices: list[str]) -> str | None:
     return lowered[close[0]] if close else None
 
 
-def _unknown_key(key: Any, node: dict) -> str:
+def _unknown_key(key: Any, node: dict[str, Any]) -> str:
     known = list(node.get("properties", {}))
     message = f"unknown property '{key}'"
     if isinstance(key, str):
@@ -109,9 +112,11 @@ def _unknown_key(key: Any, node: dict) -> str:
 
 
 def _type_message(error: ValidationError) -> str:
-    expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-    message = f"expected {_join([_TYPE_NAMES.get(t, t) for t in expected])}, got {_kind(error.instance)}"
-    value = error.instance
+    # Every error jsonschema yields has its validator_value and instance set (the stubs allow Unset).
+    wanted: Any = error.validator_value
+    value: Any = error.instance
+    expected: list[Any] = wanted if isinstance(wanted, list) else [wanted]
+    message = f"expected {_join([_TYPE_NAMES.get(t, t) for t in expected])}, got {_kind(value)}"
     if isinstance(value, bool) and "string" in expected:
         message += "; YAML reads unquoted yes/no/on/off/true/false as booleans, quote the text"
     elif isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value) and {"integer", "number"} & set(expected):
@@ -121,7 +126,7 @@ def _type_message(error: ValidationError) -> str:
     return message
 
 
-def _enum_hint(value: Any, options: list) -> str:
+def _enum_hint(value: Any, options: list[Any]) -> str:
     if isinstance(value, str):
         strings = [o for o in options if isinstance(o, str)]
         guess = suggest(value.removeprefix("wc-"), strings)
@@ -134,25 +139,28 @@ def humanise(error: ValidationError) -> Iterator[Finding]:
     """One jsonschema error -> the findings to report (several for several unknown keys)."""
     path = tuple(error.absolute_path)
     keyword = error.validator
-    custom = error.schema.get("errorMessage", {}) if isinstance(error.schema, dict) else {}
-    value = error.instance
+    # Every error jsonschema yields has its schema, validator_value and instance set (the stubs allow Unset).
+    here: Any = error.schema
+    v: Any = error.validator_value
+    value: Any = error.instance
+    custom = here.get("errorMessage", {}) if isinstance(here, dict) else {}
 
     if keyword == "additionalProperties" and isinstance(value, dict):
-        known = error.schema.get("properties", {})
-        patterns = error.schema.get("patternProperties", {})
+        known = here.get("properties", {})
+        patterns = here.get("patternProperties", {})
         for key in value:
             if key in known or (isinstance(key, str) and any(re.search(p, key) for p in patterns)):
                 continue
-            yield path + (key,), _unknown_key(key, error.schema), True
+            yield path + (key,), _unknown_key(key, here), True
         return
     if keyword == "required":
         missing = re.match(r"^'(.+)' is a required property$", error.message)
-        names = [missing.group(1)] if missing else [n for n in error.validator_value if n not in value]
+        names = [missing.group(1)] if missing else [n for n in v if n not in value]
         for name in names:
             yield path, f"missing required property '{name}'", False
         return
     if keyword == "dependentRequired":
-        for name, needs in error.validator_value.items():
+        for name, needs in v.items():
             for need in needs:
                 if name in value and need not in value:
                     yield path + (name,), f"'{name}' needs '{need}' as well", True
@@ -160,12 +168,11 @@ def humanise(error: ValidationError) -> Iterator[Finding]:
     if keyword in custom:
         message = custom[keyword]
         if keyword in ("anyOf", "oneOf"):
-            for sub in error.validator_value:
+            for sub in v:
                 if "enum" in sub:
                     message += _enum_hint(value, sub["enum"])
         yield path, message, False
         return
-    v = error.validator_value
     if keyword == "type":
         message = _type_message(error)
     elif keyword == "enum":
@@ -201,7 +208,7 @@ def findings(data: Any) -> list[Finding]:
     return out
 
 
-def node(*keys: str) -> dict:
+def node(*keys: str) -> dict[str, Any]:
     """The schema node of a property, e.g. ``node("stores", "orders", "since")`` (lists are stepped into)."""
     out = schema()
     for key in keys:

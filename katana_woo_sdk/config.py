@@ -51,6 +51,7 @@ class Secret:
     """
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str):
         if not isinstance(value, str):
@@ -81,7 +82,7 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self):  # copy/deepcopy/pickle (dataclasses.asdict deep-copies fields)
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:  # copy/deepcopy/pickle (dataclasses.asdict deep-copies fields)
         return (Secret, (self._value,))
 
 
@@ -218,7 +219,7 @@ class StateConfig:
         """The state as messages show it: its file, or its URL (never with a password) and schema."""
         return str(self.path) if self.url is None else f"{self.url} schema {self.schema}"
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """The non-secret settings, as `config_hash` and `validate --json` show them (a SQLite
         config's exactly as before the PostgreSQL backend existed, so its hash did not change)."""
         if self.url is None:
@@ -343,7 +344,7 @@ class Config:
 
 # --- loading ------------------------------------------------------------------------------------
 
-def load_config(path: str | os.PathLike, *, env: Mapping[str, str] | None = None,
+def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
                 require_env: bool = True) -> Config:
     """Load and validate a config file; raise `ConfigError` listing every problem.
 
@@ -355,25 +356,27 @@ def load_config(path: str | os.PathLike, *, env: Mapping[str, str] | None = None
     config, issues = _load_path(path, _env(env), require_env)
     if issues:
         raise ConfigError(issues)
+    assert config is not None  # no issues: the config was built
     return config
 
 
-def load_config_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike | None = None,
+def load_config_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike[str] | None = None,
                      env: Mapping[str, str] | None = None, require_env: bool = True) -> Config:
     """Like `load_config` for YAML text; relative paths in it are relative to `base_dir` (default: cwd)."""
     config, issues = _analyse(text, filename, Path(base_dir or ".").resolve(), _env(env), require_env, None)
     if issues:
         raise ConfigError(issues)
+    assert config is not None  # no issues: the config was built
     return config
 
 
-def validate_file(path: str | os.PathLike, env: Mapping[str, str] | None = None, *,
+def validate_file(path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *,
                   require_env: bool = True) -> list[ConfigIssue]:
     """Every problem of a config file (an empty list when it is valid); never raises ConfigError."""
     return _load_path(path, _env(env), require_env)[1]
 
 
-def validate_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike | None = None,
+def validate_text(text: str, *, filename: str = "<string>", base_dir: str | os.PathLike[str] | None = None,
                   env: Mapping[str, str] | None = None, require_env: bool = True) -> list[ConfigIssue]:
     """Every problem of YAML config text; never raises ConfigError."""
     return _analyse(text, filename, Path(base_dir or ".").resolve(), _env(env), require_env, None)[1]
@@ -393,12 +396,13 @@ def format_issues(issues: Sequence[ConfigIssue]) -> str:
     return "\n".join(lines)
 
 
-def config_schema() -> dict:
+def config_schema() -> dict[str, Any]:
     """The JSON Schema of config files (Draft 2020-12), e.g. for ``katana-woo schema``."""
-    return json.loads(_config_schema.schema_text())
+    schema: dict[str, Any] = json.loads(_config_schema.schema_text())
+    return schema
 
 
-def _load_path(path: str | os.PathLike, env: Mapping[str, str],
+def _load_path(path: str | os.PathLike[str], env: Mapping[str, str],
                require_env: bool) -> tuple[Config | None, list[ConfigIssue]]:
     filename = os.fspath(path)
     file = Path(path)
@@ -416,7 +420,7 @@ def _load_path(path: str | os.PathLike, env: Mapping[str, str],
 def _analyse(text: str, filename: str, base_dir: Path, env: Mapping[str, str], require_env: bool,
              source: Path | None) -> tuple[Config | None, list[ConfigIssue]]:
     doc = parse(text)
-    found: list[tuple[tuple, str, bool]] = []
+    found: list[tuple[tuple[Any, ...], str, bool]] = []
     secrets: set[str] = set()
     result = None
     if doc.parsed and doc.data is None:
@@ -424,7 +428,7 @@ def _analyse(text: str, filename: str, base_dir: Path, env: Mapping[str, str], r
     elif doc.parsed:
         found.extend(_config_schema.findings(doc.data))
 
-        def line_of(path):
+        def line_of(path: checks.PathT) -> int | str:
             mark = doc.mark(path)
             return mark.line if mark else "?"
 
@@ -458,10 +462,11 @@ def _scrub(text: str, secrets: set[str]) -> str:
 
 # --- building -----------------------------------------------------------------------------------
 
-def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | None,
+def _build(data: dict[str, Any], result: checks.Result, base_dir: Path, source: Path | None,
            env: Mapping[str, str] | None = None) -> Config:
     katana = data.get("katana") or {}
     rate = katana.get("rate_limit") or {}
+    assert result.katana_url is not None  # checked: a config without problems has a Katana URL
     katana_config = KatanaConfig(
         base_url=result.katana_url,
         api_key=Secret(result.api_key) if result.api_key else None,
@@ -472,6 +477,8 @@ def _build(data: dict, result: checks.Result, base_dir: Path, source: Path | Non
     stores = []
     for index, raw in enumerate(data["stores"]):
         resolved = result.stores[index]
+        # checked: each store of a config without problems has its URL and its name in Katana
+        assert resolved.url is not None and resolved.ecommerce_store_name is not None
         orders = dict(resolved.orders, since=resolved.since)
         lifecycle = LifecycleConfig(**{k: orders.pop(k) for k in LIFECYCLE_KEYS if k in orders})
         if "statuses" in orders:
@@ -521,13 +528,13 @@ def _env_secret(env: Mapping[str, str] | None, name: str | None) -> Secret | Non
     return Secret(value.strip()) if value and value.strip() else None
 
 
-def _webhooks(raw: dict, base_dir: Path, env: Mapping[str, str] | None) -> WebhooksConfig:
+def _webhooks(raw: dict[str, Any], base_dir: Path, env: Mapping[str, str] | None) -> WebhooksConfig:
     token_file = raw.get("katana_token_file")
     return WebhooksConfig(Path(os.path.abspath(base_dir / Path(token_file).expanduser())) if token_file else None,
                           raw.get("katana_token_env"), _env_secret(env, raw.get("katana_token_env")))
 
 
-def _location(entry: dict) -> LocationConfig:
+def _location(entry: dict[str, Any]) -> LocationConfig:
     raw = entry.get("allocation") or {}
     return LocationConfig(entry["location"], AllocationConfig(
         mode=raw.get("mode", POOLED),
@@ -536,7 +543,7 @@ def _location(entry: dict) -> LocationConfig:
         subtract_safety_stock=bool(raw.get("subtract_safety_stock", False))))
 
 
-def _hours(data: dict) -> float | None:
+def _hours(data: dict[str, Any]) -> float | None:
     every = (data.get("reconcile") or {}).get("full_every_hours",
                                                 _config_schema.default("reconcile", "full_every_hours"))
     return None if every is None else float(every)
@@ -566,7 +573,7 @@ def _sha256(value: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _store_settings(store: StoreConfig) -> dict:
+def _store_settings(store: StoreConfig) -> dict[str, Any]:
     out = {"name": store.name, "url": store.url, "ecommerce_store_name": store.ecommerce_store_name,
            "location": store.location, "enabled": store.enabled,
            "allow_insecure_http": store.allow_insecure_http, "verify": store.verify,
@@ -576,7 +583,7 @@ def _store_settings(store: StoreConfig) -> dict:
     return out
 
 
-def _settings(config: Config) -> dict:
+def _settings(config: Config) -> dict[str, Any]:
     """The non-secret effective settings that `config_hash` covers (not where secrets come from)."""
     out = {"version": config.version,
            "katana": {"base_url": config.katana.base_url, "rate_limit": _jsonable(config.katana.rate_limit)},
@@ -589,7 +596,7 @@ def _settings(config: Config) -> dict:
     return out
 
 
-def dump_effective(config: Config) -> dict:
+def dump_effective(config: Config) -> dict[str, Any]:
     """The effective configuration as JSON-ready data, without any secret (``validate --json``).
 
     Secrets appear as where they come from (``"api_key_source": "env:KATANA_API_KEY"``) and whether
