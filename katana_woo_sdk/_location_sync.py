@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ._store_work import StoreWork
+from .actions import StockPush, StockWriteItem
 from .contract import Decision, decide
 from .engines import orders as order_engine
 from .engines import stock as stock_engine
-from .engines.context import RunContext
+from .engines.context import RunContext, StockView
 from .engines.pending import Pending
 from .errors import KatanaWooError
-from .models import WooOrder
+from .models import Location, WooOrder
 from .plan import Action, ActionResult, Plan
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,12 @@ REVISE_EVERY = 2.0          # seconds of writing after which the figures are rev
 CORRECTION_ROUNDS = 3       # post-write checks at most, per location
 
 
+def _location(w: StoreWork) -> Location:
+    """The Katana location of a store that writes stock: always known (only ready stores write)."""
+    assert w.location is not None
+    return w.location
+
+
 class LocationSync:
     """One location's stock writes at apply: fresh figures, written, revised, checked, corrected.
 
@@ -53,7 +60,8 @@ class LocationSync:
 
     def __init__(self, ctx: RunContext, members: list[StoreWork], writers: list[StoreWork], saved: Plan | None,
                  replan: bool, results: dict[str, list[ActionResult]], *,
-                 run_action: Callable[[StoreWork, Decision, Callable], ActionResult],
+                 run_action: Callable[[StoreWork, Decision, Callable[[RunContext, StoreWork, Action], Any]],
+                                      ActionResult],
                  pending: Callable[[list[StoreWork], Mapping[str, Sequence[WooOrder]]], Pending],
                  changed: Changed | None = None,
                  log_write: Callable[[StoreWork, Sequence[Any], stock_engine.PushResult], None] | None = None):
@@ -63,9 +71,9 @@ class LocationSync:
         self.ctx, self._run_action, self._pending = ctx, run_action, pending
         self._log_write = log_write
         self.changed = changed
-        self._views: dict[str, stock_engine.StockView] = {}
+        self._views: dict[str, StockView] = {}
         self.members, self.writers, self.plan, self.replan, self.results = members, writers, saved, replan, results
-        self.location = writers[0].location
+        self.location = _location(writers[0])
         self.fresh: dict[str, list[WooOrder]] = {}
         self.read_at: datetime | None = None        # when orders were last read fresh (our clock)
 
@@ -107,7 +115,7 @@ class LocationSync:
             return out
         for w in self.writers:
             try:
-                out[w.name] = stock_engine.plan_push(self.ctx, w.config, w.location, pending, view=self._views[w.name])
+                out[w.name] = stock_engine.plan_push(self.ctx, w.config, _location(w), pending, view=self._views[w.name])
             except KatanaWooError as exc:
                 w.fail(f"stock sync: {exc}", fatal=False)
                 out[w.name] = stock_engine.StockPlan()
@@ -143,13 +151,14 @@ class LocationSync:
         self.read_at = now
 
     def _write(self, ctx: RunContext, w: StoreWork, action: Action) -> stock_engine.PushResult:
-        def revise(remaining):
+        def revise(remaining: Sequence[StockWriteItem]) -> Sequence[StockWriteItem]:
             self._refresh()
             pending = self._pending(self.members, self.fresh)
             if self.changed is not None:
                 self._read_views()
-            return stock_engine.revised(remaining, stock_engine.figures(ctx, w.config, w.location, pending,
+            return stock_engine.revised(remaining, stock_engine.figures(ctx, w.config, _location(w), pending,
                                                                         view=self._views[w.name]))
+        assert isinstance(action.payload, StockPush)  # a stock.push action carries its writes
         return stock_engine.write_push(ctx, w.config, action.payload.writes, revise=revise, every=REVISE_EVERY)
 
     def _correct(self, written: dict[str, dict[str, int]]) -> None:
@@ -164,7 +173,7 @@ class LocationSync:
             pending = self._pending(self.members, self.fresh)
             corrections = False
             for w in self.writers:
-                items = stock_engine.too_high(self.ctx, w.config, w.location, pending, written.get(w.name, {}),
+                items = stock_engine.too_high(self.ctx, w.config, _location(w), pending, written.get(w.name, {}),
                                               view=self._views[w.name])
                 if not items:
                     continue

@@ -71,9 +71,10 @@ def widens(saved: Action, fresh: Action) -> str | None:
     after = getattr(fresh.payload, "location_id", None)
     if before is not None and after is not None and before != after:
         return f"it would now act at Katana location #{after}, not #{before} as the plan named"
-    if saved.kind == "stock.initial_import" and getattr(saved.payload, "mode", None) != getattr(fresh.payload, "mode", None):
-        return (f"the import would now {fresh.payload.mode} in stock, where the plan approved to "
-                f"{saved.payload.mode} it")
+    saved_mode, fresh_mode = getattr(saved.payload, "mode", None), getattr(fresh.payload, "mode", None)
+    if saved.kind == "stock.initial_import" and saved_mode != fresh_mode:
+        return (f"the import would now {fresh_mode} in stock, where the plan approved to "
+                f"{saved_mode} it")
     return None
 
 

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from .actions import OrderImport
 from .plan import APPLIED, REPLANNED, Plan, Report, Status
 from .report import stock_items
 
@@ -152,7 +153,9 @@ def _deliver_one(box: Any, report: Report) -> tuple[str, int, str] | None:
         so_id = getattr(r.result, "sales_order_id", None)
         if r.action.kind == "order.import" and r.outcome in (APPLIED, REPLANNED) and so_id and katana is not None:
             katana.fulfil_sales_order(so_id, tracking_number="DEMO-TRACK-1")
-            return r.action.store, r.action.payload.woo_order_id, r.action.payload.order_no
+            payload = r.action.payload
+            assert isinstance(payload, OrderImport)  # an order.import action carries its order
+            return r.action.store, payload.woo_order_id, payload.order_no
     return None
 
 
