@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
+from ._progress import WAIT_BAR_SECONDS, sleep_with_bar
+
 __all__ = ["TokenBucket", "bucket_for_key"]
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class TokenBucket:
         # did not (another process on the same key); both expire `period` after their time.
         self._stamps: list[float] = []
         self._blocked_until = float("-inf")
+        self.show_waits: bool | None = None   # a countdown bar for long waits; None: when interactive
 
     def __repr__(self) -> str:
         return f"TokenBucket(rate={self.rate}, period={self.period:g})"
@@ -115,8 +118,10 @@ class TokenBucket:
                     bisect.insort(self._stamps, now)
                     return now
             # Sleep outside the lock so observe()/penalise() from other threads are never held up.
-            log.debug("rate limit: waiting %.2fs", wait)
-            self._sleep(wait)
+            # A long wait (the window spent, a Retry-After) is said at INFO and drawn as a countdown
+            # where output is interactive: minutes of silence look like a hang.
+            log.log(logging.INFO if wait >= WAIT_BAR_SECONDS else logging.DEBUG, "rate limit: waiting %.2fs", wait)
+            sleep_with_bar(wait, self._sleep, desc="Katana rate limit", enabled=self.show_waits)
 
     # -- adapting to the server ----------------------------------------------------------------
 

@@ -88,6 +88,8 @@ class Runner:
                    for s in config.enabled_stores}
         self.woo = dict(woo)
         self.progress = progress
+        if progress is False and getattr(katana, "limiter", None) is not None:
+            katana.limiter.show_waits = False    # `--no-progress`: no countdown for the rate limit's waits either
         # Set by `katana-woo run` (`service.loop`): it holds the state lock for its lifetime, and asks
         # each action whether the service is stopping (then the action is skipped, and logged so).
         self.state_lock_held = False

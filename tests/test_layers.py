@@ -13,7 +13,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "katana_woo_sdk"
 
 LAYERS = [
-    {"errors", "_views"},
+    {"errors", "_views", "_progress"},
     {"models", "ratelimit", "actions"},
     {"_http"},
     {"katana", "woo", "_config_yaml", "_config_schema", "_config_checks", "_config_locations"},

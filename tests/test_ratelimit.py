@@ -188,3 +188,30 @@ def test_invalid_arguments():
         TokenBucket(0, 1.0)
     with pytest.raises(ValueError):
         TokenBucket(1, 0)
+
+
+def test_a_long_wait_is_said_at_info_and_counted_down_when_interactive(capsys, caplog):
+    """Minutes of silence at the limit look like a hang: a wait of a window is logged at INFO and,
+    where output is interactive, drawn as a countdown in steps of a second (the same total sleep)."""
+    b, clock = bucket(2, 10.0)
+    b.show_waits = True
+    b.acquire(), b.acquire()
+    with caplog.at_level("DEBUG", logger="katana_woo_sdk.ratelimit"):
+        assert b.acquire() == 510.0
+    assert clock.sleeps == [1.0] * 10                      # ten steps of the bar, ten seconds in all
+    assert "Katana rate limit" in capsys.readouterr().err
+    assert [r.levelname for r in caplog.records] == ["INFO"] and "waiting 10.00s" in caplog.text
+
+
+def test_the_limits_normal_pace_and_a_quiet_output_draw_nothing(capsys, caplog):
+    """A one-second wait (60 a minute) is one plain sleep at DEBUG; not interactive: no bar at all."""
+    b, clock = bucket(1, 1.0)
+    b.show_waits = True
+    b.acquire()
+    with caplog.at_level("DEBUG", logger="katana_woo_sdk.ratelimit"):
+        b.acquire()
+    assert clock.sleeps == [1.0] and [r.levelname for r in caplog.records] == ["DEBUG"]
+    quiet, clock2 = bucket(1, 30.0)                        # show_waits None: pytest's stderr is no tty
+    quiet.acquire(), quiet.acquire()
+    assert clock2.sleeps == [30.0]
+    assert capsys.readouterr().err == ""

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
+from .._progress import progress
 from ..config import Config, StoreConfig
 from ..katana import KatanaClient
 from ..models import Customer, InventoryRow, Location, SalesOrder, TaxRate, Variant, WooProduct
@@ -32,28 +32,6 @@ IDENTITY_CURSOR = "site.identity"
 FIELDS = WooProduct.FIELDS     # a store item's keys the engines read: every product read asks for these alone
 CATALOG_SIZE_CURSOR = "catalog.listing_calls"   # what listing the store's catalogue cost last time
 PARENT_CHUNK = 100      # parent ids per `GET /products?include=`: well inside a safe URL length
-
-
-def progress(iterable: Iterable[Any], *, desc: str, total: int | None = None, enabled: bool | None = None):
-    """A tqdm.auto bar in notebooks and terminals; nothing when output is not interactive."""
-    if enabled is None:
-        enabled = _interactive()
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, total=total, leave=False)
-
-
-def _interactive() -> bool:
-    try:
-        from IPython import get_ipython  # type: ignore
-        if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-            # tqdm.auto needs ipywidgets in a kernel; without it it warns and prints text bars.
-            import importlib.util
-            return importlib.util.find_spec("ipywidgets") is not None
-    except Exception:  # IPython absent or not a kernel
-        pass
-    return sys.stderr.isatty()
 
 
 @dataclass(frozen=True)
