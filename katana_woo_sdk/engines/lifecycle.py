@@ -104,22 +104,22 @@ def plan_lifecycle(ctx: RunContext, store: StoreConfig, location: Location, fact
         every = ctx.sales_orders_changed(watermark)
         horizon = max((so.updated_at for so in every if so.updated_at), default=None)
         changed = [so for so in every if so.ecommerce_store_name == key]
-        records.update(ctx.state.lifecycle_of(store.name, [_woo_id(so) for so in changed if _woo_id(so)]))
+        records.update(ctx.state.lifecycle_of(store.name, [i for so in changed if (i := _woo_id(so))]))
         for so in changed:
-            oid = _woo_id(so)
-            if oid and _so_may_matter(so, records.get(oid)):
-                found.setdefault(oid, _Order()).so = so
+            so_oid = _woo_id(so)
+            if so_oid and _so_may_matter(so, records.get(so_oid)):
+                found.setdefault(so_oid, _Order()).so = so
     else:
         open_ids = {o.id for o in (facts.open_orders or ())}
         for so in ctx.katana_orders(store).values():
-            oid = _woo_id(so)
-            if not oid or so.deleted_at is not None:
+            so_oid = _woo_id(so)
+            if not so_oid or so.deleted_at is not None:
                 continue
-            if (so.status == "DELIVERED" and oid in open_ids) or (so.status in OPEN_SO and oid not in open_ids):
-                entry = found.setdefault(oid, _Order())
+            if (so.status == "DELIVERED" and so_oid in open_ids) or (so.status in OPEN_SO and so_oid not in open_ids):
+                entry = found.setdefault(so_oid, _Order())
                 entry.so = so
-                if oid in woo_seen:
-                    entry.woo = woo_seen[oid]
+                if so_oid in woo_seen:
+                    entry.woo = woo_seen[so_oid]
     for oid, record in records_open.items():
         if record.pending:
             found.setdefault(oid, _Order())
@@ -129,19 +129,19 @@ def plan_lifecycle(ctx: RunContext, store: StoreConfig, location: Location, fact
 
     _fill(ctx, store, found, woo_seen)
     records.update(ctx.state.lifecycle_of(store.name, [i for i in found if i not in records]))
-    ready = {oid: o for oid, o in found.items() if o.woo is not None and o.so is not None}
+    ready = {oid: (o.woo, o.so) for oid, o in found.items() if o.woo is not None and o.so is not None}
     # The SKUs of the orders' lines, and of what was imported (the sales orders' rows), named by SKU.
-    skus = {li.sku for o in ready.values() for li in o.woo.line_items if li.sku}
+    skus = {li.sku for woo, _ in ready.values() for li in woo.line_items if li.sku}
     skus |= {sku for oid in ready if oid in imported for sku in (imported[oid].lines_qty or ())}
     variants = ctx.variants(skus)
     by_variant = {v.id: sku for sku, v in {**ctx.known_variants(), **variants}.items()}
-    parents = ctx.parent_skus(store, {pid for o in ready.values() for pid in variation_parents(o.woo)})
+    parents = ctx.parent_skus(store, {pid for woo, _ in ready.values() for pid in variation_parents(woo)})
     actions: list[Action] = []
     attention: list[Attention] = []
     observations: list[Observation] = []
     for oid in sorted(ready):
-        o = ready[oid]
-        decided = policies.decide(ctx, store, location, o.woo, o.so, records.get(oid), imported.get(oid), by_variant,
+        woo, so = ready[oid]
+        decided = policies.decide(ctx, store, location, woo, so, records.get(oid), imported.get(oid), by_variant,
                           variants, parents)
         actions.extend(decided[0])
         observations.extend(decided[1])
@@ -216,9 +216,9 @@ def _fill(ctx: RunContext, store: StoreConfig, found: dict[int, _Order], woo_see
     need_so = sorted({e.sales_order_id for e in ledger.values() if e is not None and e.sales_order_id})
     for start in range(0, len(need_so), SO_CHUNK):
         for so in ctx.katana.sales_orders.list(ids=need_so[start:start + SO_CHUNK], include_deleted=True):
-            oid = _woo_id(so)
-            if oid in found and so.ecommerce_store_name == store.ecommerce_store_name:
-                found[oid].so = so
+            so_oid = _woo_id(so)
+            if so_oid in found and so.ecommerce_store_name == store.ecommerce_store_name:
+                found[so_oid].so = so
 
 
 def _carried(store: str, records: Mapping[int, LifecycleRecord], looked_at: set[int]) -> list[Attention]:
@@ -286,7 +286,8 @@ def record_lifecycle(ctx: RunContext, store: StoreConfig, plan: LifecyclePlan, r
         if prior is not None and not events and (attention, pending) == (prior.attention, prior.pending) \
                 and facts == (prior.facts or {}):
             continue
-        ctx.state.lifecycle_put(LifecycleRecord(store.name, oid, *ident, **{f"{e}_at": now for e in events},
+        times: dict[str, Any] = {f"{e}_at": now for e in events}
+        ctx.state.lifecycle_put(LifecycleRecord(store.name, oid, *ident, **times,
                                                 pending=pending, attention=attention, detail=detail,
                                                 facts=facts or None))
     lasting = _carried(store.name, ctx.state.lifecycle_open(store.name), set())

@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..actions import CustomerData, ImportRow, OrderCompletion, OrderImport, ShippingFee, TaxRef
 from ..config import StoreConfig
@@ -37,6 +37,7 @@ from ..errors import KatanaWooError, ReconcileError, RejectedError, ServerError,
 from ..models import AddressDraft, CustomerDraft, Location, SalesOrder, SalesOrderDraft, SalesOrderRowDraft, WooOrder
 from ..plan import FAILED, SKIPPED, Action, ActionResult, Hold, fingerprint
 from ..state import LedgerEntry
+from ..woo import WooClient
 from .context import RunContext
 from . import order_book, products
 from .lines import TaxUnknown, match_line, tax_ref, variation_parents
@@ -139,7 +140,7 @@ def keep_book(ctx: RunContext, store: StoreConfig, facts: OrderFacts) -> int:
     return order_book.save(ctx.state, store, [o for o in keep if not is_committed(ctx, store, o.id)])
 
 
-def _open(woo) -> tuple[WooOrder, ...]:
+def _open(woo: WooClient) -> tuple[WooOrder, ...]:
     """Every open order, read as a keyset walk (an order changing meanwhile cannot push another off
     a page unread), each once."""
     return tuple({o.id: o for o in walk_modified(woo, OPEN, None)}.values())
@@ -151,7 +152,7 @@ def read_changed(ctx: RunContext, store: StoreConfig, since: datetime) -> tuple[
     return tuple(walk_modified(ctx.woo[store.name], (), since))
 
 
-def walk_modified(woo, statuses: tuple[str, ...], since: datetime | None):
+def walk_modified(woo: WooClient, statuses: tuple[str, ...], since: datetime | None) -> Iterator[WooOrder]:
     """Orders modified after `since`, oldest change first, read as a keyset walk: every request is
     the first page after the last change seen (less a second, as `modified_after` is exclusive and
     to the second). Page numbers would shift under an order changed or closed during the walk and
@@ -231,6 +232,7 @@ def plan_orders(ctx: RunContext, store: StoreConfig, location: Location, facts: 
         if hold is not None:
             holds.append(hold)
             continue
+        assert payload is not None  # build_import gives a payload or a hold
         importable.append((order, payload))
         actions.append(Action(
             store=store.name, kind="order.import", key=f"order:{order.id}",
@@ -256,7 +258,7 @@ def build_import(store: StoreConfig, location: Location, order: WooOrder, varian
     try:
         for li in order.line_items:
             match = match_line(li, variants, parents)
-            if match.variant is None:
+            if match.variant is None or li.sku is None:  # a line without a SKU matches no variant
                 return hold(match.reason or "unmatched", match.detail)
             quantity = Decimal(li.quantity)
             if quantity <= 0:
@@ -305,7 +307,7 @@ def _completion(store: StoreConfig, order: WooOrder, so: SalesOrder) -> Action |
         shipping = _shipping(order)
     except TaxUnknown:
         return None
-    if not _lacks_fee(so, shipping):
+    if shipping is None or not _lacks_fee(so, shipping):
         return None
     payload = OrderCompletion(order.id, order.number, so.order_no, so.location_id or 0, so.id, shipping)
     return Action(store=store.name, kind="order.complete", key=f"order:{order.id}",
@@ -356,14 +358,20 @@ class ImportResult:
     customer_created: int | None = None     # the Katana customer this import created, if it did
 
 
+def _imported(action: Action) -> OrderImport:
+    """The payload of an `order.import` action."""
+    assert isinstance(action.payload, OrderImport)
+    return action.payload
+
+
 def apply_import(ctx: RunContext, store: StoreConfig, action: Action, order: WooOrder) -> ImportResult:
     """Create the sales order `action` describes, with the customer and addresses of `order` (the
     WooCommerce order as this run read it)."""
-    p: OrderImport = action.payload
+    p = _imported(action)
     existing = ctx.katana_orders(store).get(str(p.woo_order_id))
     if existing is not None:
         fee = None
-        if _lacks_fee(existing, p.shipping):
+        if p.shipping is not None and _lacks_fee(existing, p.shipping):
             _add_shipping_fee(ctx, store, existing, p.shipping)
             fee = p.shipping.amount
         _record(ctx, store, p.woo_order_id, p.number, p.rows, existing)
@@ -401,7 +409,8 @@ def apply_import(ctx: RunContext, store: StoreConfig, action: Action, order: Woo
 
 
 def apply_completion(ctx: RunContext, store: StoreConfig, action: Action) -> ImportResult:
-    p: OrderCompletion = action.payload
+    p = action.payload
+    assert isinstance(p, OrderCompletion)  # an order.complete action carries its completion
     so = ctx.katana_orders(store).get(str(p.woo_order_id))
     if so is None or so.id != p.sales_order_id:
         so = ctx.katana.sales_orders.get(p.sales_order_id)
@@ -512,7 +521,7 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     existing = ctx.katana_orders(store, read=False)
     ledger = ctx.state.ledger(store.name)
     by_id = facts.by_id()
-    failed = tuple(Hold(store.name, r.action.payload.woo_order_id, r.action.payload.number,
+    failed = tuple(Hold(store.name, _imported(r.action).woo_order_id, _imported(r.action).number,
                         _FAILURE_REASONS.get(getattr(r.result, "error", ""), "create_failed"), r.message)
                    for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
     holds = tuple(plan.holds) + failed
@@ -526,8 +535,8 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
         elif so is None and entry is not None and entry.status == "held" and order.status not in store.orders.statuses:
             ctx.state.ledger_put(replace(entry, status="skipped",
                                          reason=f"left the imported statuses (now {order.status})"))
-    left_out = [by_id[r.action.payload.woo_order_id] for r in results
-                if r.action.kind == "order.import" and r.outcome == SKIPPED and r.action.payload.woo_order_id in by_id]
+    left_out = [by_id[_imported(r.action).woo_order_id] for r in results
+                if r.action.kind == "order.import" and r.outcome == SKIPPED and _imported(r.action).woo_order_id in by_id]
     cursor = facts.newest_modified
     if facts.store_time is not None and (cursor is None or facts.store_time > cursor):
         # The walk read every change up to the store's own clock at its last answer: the next walk
