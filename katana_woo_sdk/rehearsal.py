@@ -104,7 +104,7 @@ class Rehearsal:
                 "holds": {s: [dataclasses.asdict(h) for h in hs] for s, hs in self.holds.items()}}
 
 
-def rehearse(config: Config | str | os.PathLike[str], snapshot: str | os.PathLike | Mapping[str, Any], *,
+def rehearse(config: Config | str | os.PathLike[str], snapshot: str | os.PathLike[str] | Mapping[str, Any], *,
              state: str | os.PathLike[str] | None = None, progress: bool | None = False) -> Rehearsal:
     """Apply `config` (a loaded Config or a file, read without its credentials) to the sandbox seeded
     from `snapshot` (a file or its data) and return what happened and what was left. `state`: start

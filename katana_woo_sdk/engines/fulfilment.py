@@ -22,6 +22,7 @@ Each write at a location forgets its inventory, so the stock sync reads the free
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 from decimal import Decimal
 
 from ..actions import OrderDeletion, OrderDelivery, RowUpdate, StoreCompletion
@@ -49,8 +50,10 @@ class LifecycleResult:
 
 
 def apply_lifecycle(ctx: RunContext, store: StoreConfig, action: Action) -> LifecycleResult:
-    step = {"order.deliver": _deliver, "order.complete_in_store": _complete, "order.delete": _delete,
-            "order.update_rows": _update_rows}[action.kind]
+    steps: dict[str, Callable[[RunContext, StoreConfig, Any], LifecycleResult]] = {
+        "order.deliver": _deliver, "order.complete_in_store": _complete, "order.delete": _delete,
+        "order.update_rows": _update_rows}
+    step = steps[action.kind]
     return step(ctx, store, action.payload)
 
 

@@ -71,7 +71,9 @@ class InitialImportPlan:
         """Variant id -> the in-stock change this import will make (for the plan's push figures)."""
         if self.action is None:
             return {}
-        return {r.variant_id: r.quantity for r in self.action.payload.rows}
+        payload = self.action.payload
+        assert isinstance(payload, InitialImport)  # a stock.initial_import action carries its rows
+        return {r.variant_id: r.quantity for r in payload.rows}
 
 
 def is_confirmed(ctx: RunContext, store: StoreConfig) -> bool:
@@ -186,7 +188,8 @@ def apply_initial_import(ctx: RunContext, store: StoreConfig, action: Action) ->
     """Create the adjustment unless Katana has it by number; then record the import as confirmed.
     A create that failed without an answer is looked up once; if Katana does not have it the error
     stands (the store's stock is then not pushed) and the next run decides from Katana's listing."""
-    p: InitialImport = action.payload
+    p = action.payload
+    assert isinstance(p, InitialImport)  # a stock.initial_import action carries its adjustment
     existing = ctx.katana.stock_adjustments.find(p.number, include_deleted=False)
     created = False
     repairs: tuple[str, ...] = ()

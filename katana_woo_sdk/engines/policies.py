@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from ..actions import OrderDeletion, OrderDelivery, OrderRow, RowChange, RowUpdate, StoreCompletion, plain
+from ..actions import (OrderDeletion, OrderDelivery, OrderRow, Payload, RowChange, RowUpdate, StoreCompletion,
+                       plain)
 from ..config import StoreConfig
 from ..models import Location, SalesOrder, WooOrder
 from ..plan import Action, Attention, fingerprint
@@ -79,7 +80,8 @@ def decide(ctx: RunContext, store: StoreConfig, location: Location, woo: WooOrde
     seen: list[Observation] = []
     so_id, no = so.id, so.order_no
 
-    def observe(events=(), detail="", kind=None, text="", lasting=False, refunds=None, drift=None) -> None:
+    def observe(events: Sequence[str] = (), detail: str = "", kind: str | None = None, text: str = "",
+                lasting: bool = False, refunds: tuple[int, ...] | None = None, drift: str | None = None) -> None:
         note = Attention(store.name, woo.id, woo.number, kind, text, so_id, no, lasting) if kind else None
         seen.append(Observation(woo.id, woo.number, so_id, no, tuple(events), detail, note, refunds, drift))
 
@@ -96,7 +98,7 @@ def decide(ctx: RunContext, store: StoreConfig, location: Location, woo: WooOrde
     if woo.status in CLOSED:
         if so.status in OPEN_SO:
             if policy.cancelled == "delete_if_not_shipped":
-                payload = OrderDeletion(woo.id, woo.number, so_id, no, so.location_id or location.id, woo.status,
+                payload: Payload = OrderDeletion(woo.id, woo.number, so_id, no, so.location_id or location.id, woo.status,
                                         tuple(rows))
                 action("order.delete", payload, f"{no}: order #{woo.number} {woo.status} in the store; delete the "
                        f"sales order (frees {held})", {"status": so.status, "commits": held}, {"deleted": True})
@@ -170,7 +172,8 @@ def _rows(so: SalesOrder, by_variant: Mapping[int, str]) -> list[OrderRow]:
             for r in so.rows]
 
 
-def _drift(woo: WooOrder, rows: Sequence[OrderRow], entry: LedgerEntry | None) -> list[tuple[str, Decimal, Decimal]]:
+def _drift(woo: WooOrder, rows: Sequence[OrderRow],
+           entry: LedgerEntry | None) -> list[tuple[str, Decimal, Decimal]] | None:
     """(sku, Katana's quantity, the order's) where they differ; None when they agree. Katana's rows
     are the truth where every row's SKU is known, else the lines the ledger recorded at import."""
     if all(not r.sku.startswith("variant #") for r in rows):
@@ -210,9 +213,10 @@ def _row_changes(store: StoreConfig, location: Location, woo: WooOrder, so: Sale
     payload, hold = order_engine.build_import(store, location, woo, variants, parents)
     if hold is not None:
         return [], hold.detail
+    assert payload is not None  # build_import gives a payload or a hold
     wanted: dict[int, Any] = {}
-    for r in payload.rows:
-        wanted.setdefault(r.variant_id, []).append(r)
+    for line_row in payload.rows:
+        wanted.setdefault(line_row.variant_id, []).append(line_row)
     have: dict[int, list[OrderRow]] = {}
     for r in rows:
         have.setdefault(r.variant_id, []).append(r)

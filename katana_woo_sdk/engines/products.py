@@ -85,13 +85,13 @@ def plan_products(store: StoreConfig, location: Location,
                 wanted[row.sku][2].append(order.id)
     actions = []
     for sku, (name, price, orders) in wanted.items():
-        payload = ProductCreation(sku, name, price, location.id, tuple(orders))
+        creation = ProductCreation(sku, name, price, location.id, tuple(orders))
         numbers = ", ".join(f"#{o}" for o in orders[:5]) + (f" and {len(orders) - 5} more" if len(orders) > 5 else "")
         actions.append(Action(
             store=store.name, kind="product.create", key=f"product:{sku}",
             summary=f"{sku}: new Katana product {name!r} at {price} (for order {numbers})",
             before=None, after={"sku": sku, "name": name, "sales_price": str(price) if price is not None else None},
-            fingerprint=fingerprint(payload.fingerprint_parts()), payload=payload))
+            fingerprint=fingerprint(creation.fingerprint_parts()), payload=creation))
     return actions
 
 
@@ -110,7 +110,8 @@ def resolve_rows(ctx: RunContext, rows: Sequence[ImportRow]) -> tuple[ImportRow,
 
 
 def apply_creation(ctx: RunContext, store: StoreConfig, action: Action) -> ProductResult:
-    p: ProductCreation = action.payload
+    p = action.payload
+    assert isinstance(p, ProductCreation)  # a product.create action carries its product
     existing = ctx.variants([p.sku]).get(p.sku)
     if existing is not None:
         return ProductResult(p.sku, existing.id, existing.product_id, False, "already in Katana")

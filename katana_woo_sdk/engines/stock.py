@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..actions import StockPush, StockWriteItem
 from ..config import StockConfig, StoreConfig
@@ -68,7 +68,7 @@ def figure(row: InventoryRow, pending: Decimal, policy: StockConfig) -> int:
     return policy.target_quantity(row.quantity_in_stock - pending, row.quantity_committed)
 
 
-def parent_pools(catalog: Sequence[WooProduct], variants: Mapping[str, Any]) -> dict[int, list[Any]]:
+def parent_pools(catalog: Iterable[WooProduct], variants: Mapping[str, Any]) -> dict[int, list[Any]]:
     """Parent product id -> the Katana variants of its variations whose stock the parent manages.
 
     WooCommerce sells such a variation (manage_stock "parent") from the parent's quantity, while

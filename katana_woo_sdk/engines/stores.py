@@ -43,6 +43,7 @@ def plan_mapping(store: StoreConfig, locations: Sequence[Location], current: Map
     previous = LocationRef(current.location_id, current.location_name) if current else None
     if res.outcome == RES_INVALID:
         return MappingStep(MappingPlan(INVALID, None, previous, res.reason, res.message), error=res.message)
+    assert res.location is not None  # resolved or blocked: the location was found
     target = LocationRef(res.location.id, res.location.name)
     if res.outcome == RES_BLOCKED:
         return MappingStep(MappingPlan(BLOCKED, target, previous, res.reason, res.message), res.location)

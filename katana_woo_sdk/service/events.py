@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 WOO, KATANA = "woocommerce", "katana"
 WOO_TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored")
@@ -71,7 +71,7 @@ def katana_delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
     action = data.get("action")
     if action not in KATANA_EVENTS:
         raise NotAnEvent(f"event {action or '(none)'} is not one this service subscribes to")
-    obj = data.get("object") if isinstance(data.get("object"), dict) else {}
+    obj: dict[str, Any] = data["object"] if isinstance(data.get("object"), dict) else {}
     resource_id = obj.get("id")
     retry = _header(headers, "X-Katana-Retry-Num")
     return Delivery(KATANA, "", hashlib.sha256(body).hexdigest()[:40], action,

@@ -107,7 +107,7 @@ class MeteredLimiter:
 
     def acquire(self) -> float:
         started = time.monotonic()
-        result = self._bucket.acquire()
+        result: float = self._bucket.acquire()
         waited = time.monotonic() - started
         if waited > 0.001:
             self._metrics.throttle_waits.inc()
