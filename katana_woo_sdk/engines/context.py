@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .._progress import progress
 from ..config import Config, StoreConfig
@@ -43,7 +43,7 @@ class Catalog:
     by_sku: bool = False
     complete: bool = False     # every item, variations of unknown SKUs included (a full listing)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[WooProduct]:
         return iter(self.items)
 
     def __len__(self) -> int:
@@ -256,7 +256,8 @@ class RunContext:
         first: list[WooProduct] = []
         if complete or known is None:
             first, pages = woo.products.first_page(fields=FIELDS)
-            siblings = Counter(v.product_id for v in variants.values() if v.product_id is not None)
+            siblings: Counter[int | None] = Counter(v.product_id for v in variants.values()
+                                                    if v.product_id is not None)
             likely_variations = sum(1 for s in wanted if siblings.get(variants[s].product_id, 0) > 1)
             list_pages = pages if pages is not None else 1 + (len(first) >= 100)
             listing = list_pages + -(-likely_variations // SKU_CHUNK)
@@ -392,7 +393,8 @@ class RunContext:
         if cached:
             data = json.loads(cached)
             if data.get("url") == store.url:
-                return data.get("home")
+                home: str | None = data.get("home")
+                return home
         home = self.woo[store.name].site.home()
         if home and self._keep:
             self.state.set_cursor(store.name, IDENTITY_CURSOR, json.dumps({"url": store.url, "home": home}))
