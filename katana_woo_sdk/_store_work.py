@@ -45,6 +45,20 @@ class StoreWork:
         return self.config.name
 
     @property
+    def known_location(self) -> Location:
+        """The store's Katana location, for a store the run works on (`live`), where it is known."""
+        if self.location is None:
+            raise RuntimeError(f"store {self.name}: no Katana location")
+        return self.location
+
+    @property
+    def known_facts(self) -> order_engine.OrderFacts:
+        """The store's orders as read this run, for a store whose orders were read."""
+        if self.facts is None:
+            raise RuntimeError(f"store {self.name}: its orders were not read")
+        return self.facts
+
+    @property
     def live(self) -> bool:
         return self.location is not None and self.mapping.kind not in (BLOCKED, INVALID, DISABLED) and not self.fatal
 

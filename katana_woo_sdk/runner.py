@@ -29,9 +29,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ._http import CallCounter
 from ._location_sync import Changed, LocationSync
 from ._store_work import StoreWork
-from .actions import MappingChange
+from .actions import LocationRef, MappingChange, OrderDeletion, OrderDelivery, RowUpdate
 from .conditions import read_status, record_conditions
-from .config import Config, StoreConfig, load_config
+from .config import Config, Secret, StoreConfig, load_config
 from .contract import Decision, check_saved_plan, decide
 from .engines import changes
 from .engines import duplicates
@@ -42,7 +42,8 @@ from .engines import orders as order_engine
 from .engines import products as products_engine
 from .engines import stock as stock_engine
 from .engines import stores as stores_engine
-from .engines.context import RunContext, progress
+from ._progress import progress
+from .engines.context import RunContext
 from .engines.pending import Pending, taken_not_committed
 from .errors import KatanaWooError, ReconcileError, SavedPlanError
 from .explain import OrderStory, SkuStory, StoreSide, order_story, sku_story
@@ -52,13 +53,15 @@ from .locks import store_locks
 from .models import Location, WooOrder
 from .moves import MoveResult, move_sales_order
 from .plan import (APPLIED, Failure, DISABLED, DROPPED, FAILED, INVALID, REMAP, REPLANNED, SKIPPED, Action,
-                   ActionResult, Hold, LocationRef, MappingPlan, Plan, Report, Status, StorePlan, StoreReport,
+                   ActionResult, Hold, MappingPlan, Plan, Report, Status, StorePlan, StoreReport,
                    now_utc)
 from .report import StockComparison, StockRow
 from .state import State
 from .woo import WooClient
 
 log = logging.getLogger(__name__)
+# An incremental run's reads: what changed in Katana, and each syncing store's changed SKUs.
+_Found = tuple[changes.KatanaChanges, dict[str, frozenset[str]]]
 
 DEFAULT_MAX_PLAN_AGE = timedelta(days=1)
 
@@ -82,21 +85,22 @@ class Runner:
                                   period=config.katana.rate_limit.period_seconds, counter=self.calls)
         self.katana = katana
         if woo is None:
-            woo = {s.name: WooClient(s.url, s.consumer_key.reveal(), s.consumer_secret.reveal(),
+            woo = {s.name: WooClient(s.url, _revealed(s.consumer_key), _revealed(s.consumer_secret),
                                      allow_insecure_http=s.allow_insecure_http, verify=s.verify, name=s.name,
                                      counter=self.calls)
                    for s in config.enabled_stores}
         self.woo = dict(woo)
         self.progress = progress
-        if progress is False and getattr(katana, "limiter", None) is not None:
-            katana.limiter.show_waits = False    # `--no-progress`: no countdown for the rate limit's waits either
+        limiter = getattr(katana, "limiter", None)
+        if progress is False and limiter is not None:
+            limiter.show_waits = False    # `--no-progress`: no countdown for the rate limit's waits either
         # Set by `katana-woo run` (`service.loop`): it holds the state lock for its lifetime, and asks
         # each action whether the service is stopping (then the action is skipped, and logged so).
         self.state_lock_held = False
         self.stopping: Callable[[], bool] | None = None
 
     @classmethod
-    def from_config_file(cls, path: str | os.PathLike, *, env: Mapping[str, str] | None = None,
+    def from_config_file(cls, path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
                          progress: bool | None = None, **kwargs: Any) -> "Runner":
         """`env`: where the config's variables are read (default: the process environment)."""
         return cls(load_config(path, env=env), progress=progress, **kwargs)
@@ -159,8 +163,8 @@ class Runner:
         self._check_identities(ctx, live)
         if stock:
             # The inventory is read with its variants: read first, it names every SKU the orders need.
-            for location_id in sorted({w.location.id for w in live if w.live and w.config.stock.sync}):
-                self._guard_all([w for w in live if w.location.id == location_id],
+            for location_id in sorted({w.known_location.id for w in live if w.live and w.config.stock.sync}):
+                self._guard_all([w for w in live if w.known_location.id == location_id],
                                 lambda location_id=location_id: ctx.inventory(location_id), prefix="stock: ")
         for w in [w for w in live if w.live]:          # every store's orders read first ...
             self._guard(w, lambda w=w: self._read_orders(ctx, w, full))
@@ -187,15 +191,16 @@ class Runner:
         for w in live:
             if w.initial is not None:
                 for vid, qty in w.initial.adjustments.items():
-                    at = adjustments.setdefault(w.location.id, {})
+                    at = adjustments.setdefault(w.known_location.id, {})
                     at[vid] = at.get(vid, 0) + qty
         for w in [w for w in live if w.live and not w.companion]:   # ... then stock, shared per location
             if w.error is None:
-                self._guard(w, lambda w=w: self._plan_push(ctx, w, pending, adjustments.get(w.location.id, {})),
+                self._guard(w, lambda w=w: self._plan_push(ctx, w, pending, adjustments.get(w.known_location.id, {})),
                             fatal=False, prefix="stock: ")
         return work
 
-    def _guard_all(self, stores: list[StoreWork], step: Callable[[], Any], *, prefix: str = "") -> None:
+    # `step` is called with no argument; `...` lets a loop's `lambda w=w:` bind its store.
+    def _guard_all(self, stores: list[StoreWork], step: Callable[..., object], *, prefix: str = "") -> None:
         """A read several stores need: its failure stays with them (stock failures are not fatal)."""
         try:
             step()
@@ -219,17 +224,17 @@ class Runner:
         """Stores left out by `--store` that share a location with a selected one: their orders
         are read (never applied) because what they took lowers the figure every store there sees."""
         names = {s.name for s in selected}
-        wanted = {w.location.id for w in live}
+        wanted = {w.known_location.id for w in live}
         out = []
         for store in self.config.enabled_stores:
             if store.name in names:
                 continue
             w = self._mapping(store, locations, companion=True)
-            if w.live and w.location.id in wanted:
+            if w.live and w.known_location.id in wanted:
                 out.append(w)
         return out
 
-    def _guard(self, w: StoreWork, step: Callable[[], None], *, fatal: bool = True, prefix: str = "") -> None:
+    def _guard(self, w: StoreWork, step: Callable[..., object], *, fatal: bool = True, prefix: str = "") -> None:
         """Run one planning step; whatever goes wrong stays with this store. A failed stock step
         is not fatal: the store's orders do not need the figure and are still imported."""
         try:
@@ -257,7 +262,7 @@ class Runner:
     def _plan_orders(self, ctx: RunContext, w: StoreWork, include_customer_data: bool) -> None:
         if w.facts is None:
             return
-        w.orders = order_engine.plan_orders(ctx, w.config, w.location, w.facts,
+        w.orders = order_engine.plan_orders(ctx, w.config, w.known_location, w.facts,
                                             include_customer_data=include_customer_data)
         if w.orders.recovered:
             w.notes["orders_already_in_katana"] = w.orders.recovered
@@ -266,7 +271,7 @@ class Runner:
         """What became of the store's imported orders. A failure does not stop its imports or its
         stock: it is a warning, and the cursors it reads from stay where they were (`apply`)."""
         try:
-            w.lifecycle = lifecycle_engine.plan_lifecycle(ctx, w.config, w.location, w.facts, full=full)
+            w.lifecycle = lifecycle_engine.plan_lifecycle(ctx, w.config, w.known_location, w.known_facts, full=full)
         except Exception as exc:  # a bug must not stop the store either; it is reported loudly
             if not isinstance(exc, KatanaWooError):
                 log.exception("%s: unexpected error while looking at imported orders", w.name)
@@ -276,18 +281,18 @@ class Runner:
 
     def _plan_initial(self, ctx: RunContext, w: StoreWork, confirm: bool, earlier: dict[int, list[str]]) -> None:
         others = [s for s in self.config.enabled_stores if s.name != w.name]
-        w.initial = import_engine.plan_initial_import(ctx, w.config, w.location, w.facts, others=others,
-                                                      earlier_in_run=earlier.get(w.location.id, ()),
+        w.initial = import_engine.plan_initial_import(ctx, w.config, w.known_location, w.facts, others=others,
+                                                      earlier_in_run=earlier.get(w.known_location.id, ()),
                                                       confirmed=confirm)
         if w.initial.state == "refused":
             w.fail(w.initial.message, fatal=False)
         if w.initial.state == "planned":
-            earlier.setdefault(w.location.id, []).append(w.name)
+            earlier.setdefault(w.known_location.id, []).append(w.name)
 
     def _plan_push(self, ctx: RunContext, w: StoreWork, pending: Pending, adjustments: Mapping[int, Any]) -> None:
         if not w.config.stock.sync:
             return
-        w.push = stock_engine.plan_push(ctx, w.config, w.location, pending, adjustments)
+        w.push = stock_engine.plan_push(ctx, w.config, w.known_location, pending, adjustments)
 
     def _pending(self, ctx: RunContext, stores: Iterable[StoreWork],
                  fresh: Mapping[str, Sequence[WooOrder]] | None = None) -> Pending:
@@ -358,7 +363,7 @@ class Runner:
             applying = [w for w in work if not w.companion]
             # Every store's buyers at once: one listing of the account's customers can beat a lookup each.
             ctx.prefetch_customers(
-                (w.facts.by_id()[a.payload.woo_order_id].billing.get("email") or "")
+                (w.known_facts.by_id()[order_engine.import_payload(a).woo_order_id].billing.get("email") or "")
                 for w in applying if w.live and w.orders is not None for a in w.orders.actions
                 if a.kind == "order.import")
             results: dict[str, list[ActionResult]] = {w.name: [] for w in applying}
@@ -399,24 +404,26 @@ class Runner:
         for d in decide(saved, [w.mapping_action] if w.mapping_action else [], {"mapping"}, replan=replan):
             results.append(self._run(ctx, run_id, w, d, self._apply_mapping))
         if w.orders is not None:
-            by_id = w.facts.by_id()
+            by_id = w.known_facts.by_id()
             created: dict[int, int] = {}
             decisions = list(decide(saved, list(w.orders.actions), {"product.create", "order.import", "order.complete"},
                                     replan=replan))
             for d in progress(decisions, desc=f"{w.name} orders", total=len(decisions), enabled=self.progress):
-                def step(ctx, w, action, by_id=by_id):
+                def step(ctx: RunContext, w: StoreWork, action: Action,
+                         by_id: Mapping[int, WooOrder] = by_id) -> object:
                     if action.kind == "product.create":
                         return products_engine.apply_creation(ctx, store, action)
                     if action.kind == "order.complete":
                         return order_engine.apply_completion(ctx, store, action)
-                    return order_engine.apply_import(ctx, store, action, by_id[action.payload.woo_order_id])
+                    return order_engine.apply_import(ctx, store, action,
+                                                     by_id[order_engine.import_payload(action).woo_order_id])
                 result = self._run(ctx, run_id, w, d, step)
                 results.append(result)
                 if d.action.kind == "order.import" and result.outcome in (APPLIED, REPLANNED) \
                         and getattr(result.result, "created", False):
-                    created[d.action.payload.woo_order_id] = result.result.sales_order_id
+                    created[order_engine.import_payload(d.action).woo_order_id] = result.result.sales_order_id
             cursor = self.state.get_cursor(store.name, order_engine.CURSOR)
-            holds = order_engine.record_outcomes(ctx, store, w.facts, w.orders, results)
+            holds = order_engine.record_outcomes(ctx, store, w.known_facts, w.orders, results)
             if w.lifecycle_failed:
                 # What the walk returned was not looked at for its lifecycle: the next walk reads it again.
                 self.state.set_cursor(store.name, order_engine.CURSOR, cursor)
@@ -441,6 +448,7 @@ class Runner:
         if w.initial is not None and w.initial.state == "done":
             import_engine.adopt(ctx, store, w.initial)
         if w.initial is not None and w.initial.state == "planned":
+            assert w.initial.action is not None  # a planned import has its action
             for d in decide(saved, [w.initial.action], {"stock.initial_import"}, replan=replan):
                 result = self._run(ctx, run_id, w, d, lambda ctx, w, action: import_engine.apply_initial_import(
                     ctx, store, action))
@@ -464,9 +472,11 @@ class Runner:
             return [f"could not check this run's new customers for duplicates: {exc}"]
 
     def _apply_mapping(self, ctx: RunContext, w: StoreWork, action: Action) -> MappingChange:
-        self.state.record_mapping(w.name, w.location.id, w.location.name, w.store_hash, reason=str(w.mapping))
+        self.state.record_mapping(w.name, w.known_location.id, w.known_location.name, w.store_hash,
+                                  reason=str(w.mapping))
         if w.mapping.kind == REMAP:
             self.state.forget_pushed(w.name)
+        assert isinstance(action.payload, MappingChange)  # a mapping action carries its change
         return action.payload
 
     def _run(self, ctx: RunContext, run_id: int, w: StoreWork, d: Decision,
@@ -540,7 +550,7 @@ class Runner:
                      messages: list[str]) -> tuple[changes.RunKind, bool, changes.KatanaChanges | None]:
         """Every location's writes. Returns the run's kind (an incremental run whose change reads
         failed becomes a full one for stock) and whether every stock read succeeded."""
-        found = None
+        found: _Found | None = None
         if not kind.full:
             try:
                 found = self._changes(ctx, work, kind)
@@ -550,7 +560,7 @@ class Runner:
         by_location: dict[int, list[StoreWork]] = {}
         for w in work:
             if w.live:
-                by_location.setdefault(w.location.id, []).append(w)
+                by_location.setdefault(w.known_location.id, []).append(w)
         for location_id, members in by_location.items():
             writers = []
             for w in members:
@@ -578,9 +588,10 @@ class Runner:
         stock_ok = not any("stock sync:" in (w.error or "") or "stock:" in (w.error or "") for w in work)
         return kind, stock_ok, (found[0] if found is not None else None)
 
-    def _changes(self, ctx: RunContext, work: list[StoreWork], kind: changes.RunKind):
+    def _changes(self, ctx: RunContext, work: list[StoreWork], kind: changes.RunKind) -> _Found:
         """An incremental run's reads: what changed in Katana (two calls for the account) and each
         syncing store's products modified since its watermark (one call each)."""
+        assert kind.katana_since is not None  # an incremental run reads the changes since then
         katana = changes.katana_changes(ctx, kind.katana_since)
         products: dict[str, frozenset[str]] = {}
         for w in work:
@@ -593,7 +604,7 @@ class Runner:
 
     @staticmethod
     def _changed_at(location_id: int, members: list[StoreWork], results: Mapping[str, list[ActionResult]],
-                    found) -> Changed:
+                    found: _Found) -> Changed:
         katana, products = found
         variant_ids = set(katana.at(location_id))
         skus: set[str] = set()
@@ -602,9 +613,11 @@ class Runner:
                 skus |= {li.sku for li in order.line_items if li.sku}
             for r in results.get(w.name, ()):
                 if r.action.kind == "order.import" and r.outcome in (APPLIED, REPLANNED):
-                    variant_ids |= {row.variant_id for row in r.action.payload.rows}
+                    variant_ids |= {row.variant_id for row in order_engine.import_payload(r.action).rows}
                 elif r.action.kind in lifecycle_engine.STOCK_KINDS and r.outcome in (APPLIED, REPLANNED):
-                    variant_ids |= set(r.action.payload.variant_ids)     # a commitment freed or changed
+                    moved = r.action.payload
+                    assert isinstance(moved, (OrderDelivery, OrderDeletion, RowUpdate))  # the lifecycle's stock kinds
+                    variant_ids |= set(moved.variant_ids)     # a commitment freed or changed
         return Changed(frozenset(variant_ids), frozenset(skus),
                        {w.name: products.get(w.name, frozenset()) for w in members})
 
@@ -622,7 +635,8 @@ class Runner:
         # The lifecycle's watermark moves only when every store with orders looked at what changed.
         looked = [w for w in work if w.live and not w.companion and w.lifecycle is not None]
         if len(looked) == sum(1 for s in self.config.enabled_stores if s.orders.enabled):
-            lifecycle_engine.record_watermark(self.state, [w.lifecycle for w in looked], started)
+            lifecycle_engine.record_watermark(self.state, [w.lifecycle for w in looked if w.lifecycle is not None],
+                                              started)
         if stock_ok:
             created = {r.result.sales_order_id: now_utc() for rs in results.values() for r in rs
                        if r.action.kind == "order.import" and getattr(r.result, "created", False)}
@@ -661,7 +675,13 @@ class Runner:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _shown_path(path: os.PathLike | None) -> str | None:
+def _revealed(secret: Secret | None) -> str:
+    """A store's credential: every enabled store of a config loaded with its environment has both."""
+    assert secret is not None
+    return secret.reveal()
+
+
+def _shown_path(path: os.PathLike[str] | None) -> str | None:
     """The config path as a plan shows it: relative to the working directory (a pull-request
     comment must not show the CI machine's layout), or just its name when it lies elsewhere."""
     if path is None:

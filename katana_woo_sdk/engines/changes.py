@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..config import Config, StoreConfig
 from ..models import WooProduct
@@ -139,7 +139,7 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
 def keep_seen(state: State, changes: KatanaChanges | None, created: Mapping[int, datetime]) -> None:
     """What the next run skips: the changes read now, and the sales orders this run created (their
     effect is in the figures pushed now; a later change moves their `updated_at` past `created`)."""
-    seen = dict(changes.seen) if changes is not None else {"movements": [], "sales_orders": {}}
+    seen: dict[str, Any] = dict(changes.seen) if changes is not None else {"movements": [], "sales_orders": {}}
     orders = dict(seen.get("sales_orders", {}))
     orders.update({str(so_id): at.isoformat() for so_id, at in created.items()})
     state.set_cursor(ACCOUNT, SEEN, json.dumps({"movements": seen.get("movements", []), "sales_orders": orders}))
@@ -162,7 +162,7 @@ def products_since(state: State, store: StoreConfig) -> datetime | None:
     return None if value is None else value - timedelta(seconds=1)
 
 
-def store_changes(ctx: RunContext, store: StoreConfig, since: datetime) -> dict[str, object]:
+def store_changes(ctx: RunContext, store: StoreConfig, since: datetime) -> dict[str, WooProduct]:
     """SKU -> the store's item for every product modified since `since` (one listing, usually one
     page) whose level is not the one last pushed to it: a product this run's own write modified,
     or one edited without touching its stock, is not a change of its figure."""

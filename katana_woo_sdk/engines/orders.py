@@ -358,7 +358,7 @@ class ImportResult:
     customer_created: int | None = None     # the Katana customer this import created, if it did
 
 
-def _imported(action: Action) -> OrderImport:
+def import_payload(action: Action) -> OrderImport:
     """The payload of an `order.import` action."""
     assert isinstance(action.payload, OrderImport)
     return action.payload
@@ -367,7 +367,7 @@ def _imported(action: Action) -> OrderImport:
 def apply_import(ctx: RunContext, store: StoreConfig, action: Action, order: WooOrder) -> ImportResult:
     """Create the sales order `action` describes, with the customer and addresses of `order` (the
     WooCommerce order as this run read it)."""
-    p = _imported(action)
+    p = import_payload(action)
     existing = ctx.katana_orders(store).get(str(p.woo_order_id))
     if existing is not None:
         fee = None
@@ -521,7 +521,7 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
     existing = ctx.katana_orders(store, read=False)
     ledger = ctx.state.ledger(store.name)
     by_id = facts.by_id()
-    failed = tuple(Hold(store.name, _imported(r.action).woo_order_id, _imported(r.action).number,
+    failed = tuple(Hold(store.name, import_payload(r.action).woo_order_id, import_payload(r.action).number,
                         _FAILURE_REASONS.get(getattr(r.result, "error", ""), "create_failed"), r.message)
                    for r in results if r.action.kind == "order.import" and r.outcome == FAILED)
     holds = tuple(plan.holds) + failed
@@ -535,8 +535,8 @@ def record_outcomes(ctx: RunContext, store: StoreConfig, facts: OrderFacts, plan
         elif so is None and entry is not None and entry.status == "held" and order.status not in store.orders.statuses:
             ctx.state.ledger_put(replace(entry, status="skipped",
                                          reason=f"left the imported statuses (now {order.status})"))
-    left_out = [by_id[_imported(r.action).woo_order_id] for r in results
-                if r.action.kind == "order.import" and r.outcome == SKIPPED and _imported(r.action).woo_order_id in by_id]
+    left_out = [by_id[import_payload(r.action).woo_order_id] for r in results
+                if r.action.kind == "order.import" and r.outcome == SKIPPED and import_payload(r.action).woo_order_id in by_id]
     cursor = facts.newest_modified
     if facts.store_time is not None and (cursor is None or facts.store_time > cursor):
         # The walk read every change up to the store's own clock at its last answer: the next walk
