@@ -19,8 +19,8 @@ WAIT_BAR_SECONDS = 3.0
 def interactive() -> bool:
     """A notebook kernel with widgets, or a terminal on stderr."""
     try:
-        from IPython import get_ipython
-        shell = get_ipython()
+        from IPython.core.getipython import get_ipython   # where IPython defines it (re-exported untyped)
+        shell = get_ipython()  # type: ignore[no-untyped-call]  # IPython leaves get_ipython unannotated
         if shell is not None and "IPKernelApp" in shell.config:
             # tqdm.auto needs ipywidgets in a kernel; without it it warns and prints text bars.
             return importlib.util.find_spec("ipywidgets") is not None

@@ -25,7 +25,8 @@ from ..models import InventoryRow, Location, StockWrite, WooProduct
 from ..plan import Action, fingerprint
 from . import allocation
 from .allocation import Slice
-from .context import RunContext, StockView, progress
+from .._progress import progress
+from .context import RunContext, StockView
 from .pending import Pending
 
 log = logging.getLogger(__name__)
