@@ -323,7 +323,8 @@ class Runner:
 
     def apply(self, plan: Plan | None = None, *, stores: Sequence[str] | None = None,
               confirm_shared_import: bool = False, replan: bool = False,
-              max_plan_age: timedelta | None = None, full: bool = False) -> Report:
+              max_plan_age: timedelta | None = None, full: bool = False,
+              focus: changes.Focus | None = None) -> Report:
         """Apply `plan` (or a fresh one).
 
         A saved plan is a contract (see `contract`): refused with `SavedPlanError` when the config
@@ -334,7 +335,14 @@ class Runner:
 
         A run is incremental (only what changed since the last run is read, `engines.changes`) or
         full (everything: the first run, `full=True`, a changed config, and at least every
-        `reconcile.full_every_hours`); the report says which ran."""
+        `reconcile.full_every_hours`); the report says which ran. The account's Katana watermark
+        moves only after a run that covered every enabled store: a run filtered with `stores` leaves
+        it, so the other stores still see the changes it read.
+
+        `focus` (the service's events, `changes.Focus`): an incremental run that reads none of the
+        account's changes; it imports the selected stores' changed orders and pushes only the
+        variants of `focus` and those its orders moved, and leaves every watermark where it was.
+        A run that must be full ignores it."""
         started = now_utc()
         before = self.calls.snapshot()
         names = stores or ([s.store for s in plan.stores] if plan is not None else None)
@@ -372,10 +380,13 @@ class Runner:
                 holds[w.name] = self._apply_store(ctx, run_id, w, _saved_store(plan, w.name), replan, started,
                                                   results[w.name])
             messages.extend(self._repair_customers(ctx, results, started))
+            focus = None if kind.full else focus
             kind, stock_ok, katana_changes = self._apply_stock(ctx, run_id, work, plan, replan, results, kind,
-                                                               messages)
-            messages.insert(0, str(kind))
-            self._keep_for_next_run(ctx, work, kind, started, stock_ok, katana_changes, results)
+                                                               messages, focus)
+            messages.insert(0, str(kind) if focus is None else f"{kind}, {focus}")
+            everyone = {s.name for s in self.config.enabled_stores} <= {s.name for s in selected}
+            self._keep_for_next_run(ctx, work, kind, started, stock_ok, katana_changes, results,
+                                    scope="focus" if focus is not None else "all" if everyone else "some")
             reports = []
             for w in applying:
                 sp = w.store_plan()
@@ -547,11 +558,14 @@ class Runner:
 
     def _apply_stock(self, ctx: RunContext, run_id: int, work: list[StoreWork], plan: Plan | None, replan: bool,
                      results: dict[str, list[ActionResult]], kind: changes.RunKind,
-                     messages: list[str]) -> tuple[changes.RunKind, bool, changes.KatanaChanges | None]:
+                     messages: list[str], focus: changes.Focus | None = None,
+                     ) -> tuple[changes.RunKind, bool, changes.KatanaChanges | None]:
         """Every location's writes. Returns the run's kind (an incremental run whose change reads
         failed becomes a full one for stock) and whether every stock read succeeded."""
         found: _Found | None = None
-        if not kind.full:
+        if focus is not None:
+            found = (changes.KatanaChanges(focus.at_locations({w.known_location.id for w in work if w.live})), {})
+        elif not kind.full:
             try:
                 found = self._changes(ctx, work, kind)
             except KatanaWooError as exc:
@@ -623,15 +637,17 @@ class Runner:
 
     def _keep_for_next_run(self, ctx: RunContext, work: list[StoreWork], kind: changes.RunKind,
                            started: datetime, stock_ok: bool, katana_changes: changes.KatanaChanges | None,
-                           results: Mapping[str, list[ActionResult]]) -> None:
+                           results: Mapping[str, list[ActionResult]], scope: str = "all") -> None:
         """What the next run starts from: each store's book of uncommitted orders, the product
-        watermarks of stores whose stock was synced, and (when every read succeeded) the account's
-        watermark."""
+        watermarks of stores whose stock was synced, and (when every read succeeded and `scope` is
+        "all": every enabled store was covered) the account's watermark. A focused run read no
+        product and no account change: it adds only the sales orders it created to what was seen."""
         for w in work:
             if w.live and not w.companion and w.facts is not None:
                 order_engine.keep_book(ctx, w.config, w.facts)
-        changes.record_products(self.state, {w.name: w.store_time for w in work if w.live and not w.companion
-                                             and w.config.stock.sync and not w.error}, started)
+        if scope != "focus":
+            changes.record_products(self.state, {w.name: w.store_time for w in work if w.live and not w.companion
+                                                 and w.config.stock.sync and not w.error}, started)
         # The lifecycle's watermark moves only when every store with orders looked at what changed.
         looked = [w for w in work if w.live and not w.companion and w.lifecycle is not None]
         if len(looked) == sum(1 for s in self.config.enabled_stores if s.orders.enabled):
@@ -640,8 +656,11 @@ class Runner:
         if stock_ok:
             created = {r.result.sales_order_id: now_utc() for rs in results.values() for r in rs
                        if r.action.kind == "order.import" and getattr(r.result, "created", False)}
-            changes.keep_seen(self.state, katana_changes, created)
-            changes.record_run(self.state, self.config, kind, started, katana_changes)
+            if scope == "focus":
+                changes.keep_created(self.state, created)
+            elif scope == "all":
+                changes.keep_seen(self.state, katana_changes, created)
+                changes.record_run(self.state, self.config, kind, started, katana_changes)
 
     # --- history and explain: thin entries into `history` and `explain` ---------------------------------
 

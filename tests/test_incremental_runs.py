@@ -183,3 +183,26 @@ def test_held_orders_are_re_read_in_chunks_that_keep_urls_short(box, tmp_path):
     assert all(len(",".join(r.query["include"])) < 2000 for r in rereads)
     assert sorted(int(i) for r in rereads for i in ",".join(r.query["include"]).split(",")) == \
         sorted(o["id"] for o in held)
+
+
+def test_a_run_filtered_to_one_store_leaves_the_account_watermark_for_the_others(box, tmp_path):
+    """`apply --store shop-a` reads Katana's changes for the whole account but pushes only to shop-a
+    (and its location): the watermark and what was seen stay, so shop-c (another location) still
+    gets the change on the next run. (It used to move the watermark: shop-c never heard of it.)"""
+    skus = seed(box, 5, 0)
+    with make_runner(box, tmp_path, stores_config()) as runner:
+        assert not runner.apply().has_failures
+        time.sleep(2)
+        assert not runner.apply().has_failures
+        watermark = runner.state.get_cursor(changes.ACCOUNT, changes.KATANA_WATERMARK)
+        box.katana.set_stock(skus[0], "B", 22)          # shop-c's location
+        box.katana.set_stock(skus[1], "A", 11)          # shop-a's
+        only_a = runner.apply(stores=["shop-a"])
+        assert not only_a.has_failures and "incremental run" in only_a.messages[0], str(only_a)
+        assert box.stores["shop-a"].stock_of(skus[1]) == 11 and box.stores["shop-c"].stock_of(skus[0]) == 30
+        assert runner.state.get_cursor(changes.ACCOUNT, changes.KATANA_WATERMARK) == watermark
+        everyone = runner.apply()
+        assert not everyone.has_failures, str(everyone)
+        assert box.stores["shop-c"].stock_of(skus[0]) == 22
+        assert box.stores["shop-b"].stock_of(skus[1]) == 11
+        assert runner.state.get_cursor(changes.ACCOUNT, changes.KATANA_WATERMARK) != watermark

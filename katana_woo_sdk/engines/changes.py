@@ -145,6 +145,37 @@ def keep_seen(state: State, changes: KatanaChanges | None, created: Mapping[int,
     state.set_cursor(ACCOUNT, SEEN, json.dumps({"movements": seen.get("movements", []), "sales_orders": orders}))
 
 
+def keep_created(state: State, created: Mapping[int, datetime]) -> None:
+    """After a focused run (`Focus`): the sales orders it created join what was seen, the rest of
+    what was seen stays (the watermark did not move). Their effect was pushed by that run to every
+    store of their location, which a focused run always covers."""
+    if not created:
+        return
+    seen = json.loads(state.get_cursor(ACCOUNT, SEEN) or "{}")
+    orders = dict(seen.get("sales_orders", {}))
+    orders.update({str(so_id): at.isoformat() for so_id, at in created.items()})
+    state.set_cursor(ACCOUNT, SEEN, json.dumps({"movements": seen.get("movements", []), "sales_orders": orders}))
+
+
+@dataclass(frozen=True)
+class Focus:
+    """A targeted incremental run (the service's events, `Runner.apply(focus=...)`): no account-wide
+    change read; `variants` (location id -> variant ids) are the Katana variants an event touched,
+    re-read and pushed to the stores of that location together with what the run's own orders moved.
+    `why` is for the report."""
+
+    variants: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    why: str = "events"
+    everywhere: frozenset[int] = frozenset()   # variants to look at on every location of the run
+
+    def at_locations(self, location_ids: "frozenset[int] | set[int]") -> dict[int, frozenset[int]]:
+        return {loc: self.variants.get(loc, frozenset()) | self.everywhere for loc in set(location_ids) | set(self.variants)}
+
+    def __str__(self) -> str:
+        n = len(self.everywhere | frozenset().union(*self.variants.values()))
+        return f"focused on {self.why}" + (f" ({n} Katana variants)" if n else "")
+
+
 def orders_since(state: State, kind: RunKind) -> datetime | None:
     """Where this run's listings of a store's sales orders start: every order imported before the
     last run's newest change is in the ledger (a margin for ours and Katana's clocks). None (the
@@ -192,5 +223,6 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["RunKind", "run_kind", "record_run", "KatanaChanges", "katana_changes", "keep_seen", "store_changes",
+__all__ = ["RunKind", "run_kind", "record_run", "KatanaChanges", "katana_changes", "keep_seen", "keep_created",
+           "Focus", "store_changes",
            "products_since", "record_products", "orders_since"]
