@@ -34,7 +34,7 @@ from .models import (OPEN_SO_STATUSES, Customer, CustomerDraft, Factory, Invento
                      Product, SalesOrder,
                      SalesOrderDraft, SalesOrderFulfillment, SalesOrderRow, StockAdjustment, TaxRate, Variant, dec,
                      parse_datetime)
-from .ratelimit import TokenBucket, bucket_for_key
+from .ratelimit import Limiter, bucket_for_key
 
 __all__ = ["KatanaClient", "SalesOrderNotOpenError", "DEFAULT_BASE_URL", "SYSTEM"]
 
@@ -650,7 +650,7 @@ class KatanaClient:
     """
 
     def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, session: Any = None, rate: int = 60,
-                 period: float = 60.0, limiter: TokenBucket | None | bool = None, timeouts: Timeouts = Timeouts(),
+                 period: float = 60.0, limiter: Limiter | None | bool = None, timeouts: Timeouts = Timeouts(),
                  retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
                  counter: CallCounter | None = None, verify: bool | str = True,
                  clock: Callable[[], float] = time.monotonic):

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from ._progress import WAIT_BAR_SECONDS, sleep_with_bar
 
@@ -48,6 +48,17 @@ def _number(value: Any) -> float | None:
         return float(str(value).strip())
     except ValueError:
         return None
+
+
+class Limiter(Protocol):
+    """What the HTTP layer asks of a rate limiter: a `TokenBucket`, or a wrapper of one (the
+    service's `MeteredLimiter`, which times the waits)."""
+
+    def acquire(self) -> float: ...
+
+    def observe(self, headers: Mapping[str, Any]) -> None: ...
+
+    def penalise(self, retry_after: float | None) -> None: ...
 
 
 class TokenBucket:

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import waitress
+import waitress.server   # create_server, which the stubs of the package itself do not list
 
-from ..config import Config
+from ..config import Config, Secret
 from ..engines import changes
 from ..errors import ConfigError
 from ..katana import KatanaClient
@@ -63,6 +64,11 @@ class ServiceOptions:
     debounce: float = 1.0
     threads: int = 8
 
+
+def _revealed(secret: Secret | None) -> str:
+    """A store's credential: every enabled store of a config loaded with its environment has both."""
+    assert secret is not None
+    return secret.reveal()
 
 class Service:
     """One config's continuous sync. `runner=` is a seam for tests (it is not closed here)."""
@@ -95,11 +101,11 @@ class Service:
                                 base_url=c.katana.base_url)
         katana = KatanaClient(key, base_url=c.katana.base_url, limiter=MeteredLimiter(bucket, self.metrics),
                               session=self._session(c.katana.base_url, "katana"))
-        woo = {s.name: WooClient(s.url, s.consumer_key.reveal(), s.consumer_secret.reveal(),
+        woo = {s.name: WooClient(s.url, _revealed(s.consumer_key), _revealed(s.consumer_secret),
                                  allow_insecure_http=s.allow_insecure_http, verify=s.verify, name=s.name,
                                  counter=katana.calls, session=self._session(s.url, "woocommerce"))
                for s in c.enabled_stores}
-        self._clients = [katana, *woo.values()]
+        self._clients: list[KatanaClient | WooClient] = [katana, *woo.values()]
         runner = Runner(c, katana=katana, woo=woo, progress=progress, calls=katana.calls)
         runner.stopping = self._stop.is_set
         return runner
@@ -140,7 +146,7 @@ class Service:
             app = Receiver(inbox=self.inbox, woo_secret=self.woo_secret, katana_token=self.katana_token,
                            metrics=self.metrics, wake=self._wake.set, health=self.health)
             channels: dict[int, Any] = {}
-            self._server = waitress.create_server(app, map=channels, host=host, port=port,
+            self._server = waitress.server.create_server(app, map=channels, host=host, port=port,
                                                   threads=self.options.threads, ident="katana-woo")
             self._serving = threading.Thread(target=self._serve, args=(channels,), name="katana-woo-receiver",
                                              daemon=True)
