@@ -34,6 +34,9 @@ def add_service_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="serve the webhook receiver, /healthz, /readyz and /metrics here (e.g. 0.0.0.0:8080)")
     p.add_argument("--debounce", type=float, default=1.0, metavar="SECONDS",
                    help="how long a first event waits for others, so a burst is one run (default 1)")
+    p.add_argument("--standby", action="store_true",
+                   help="wait for the state lock as long as it takes (a hot standby: a second replica on a "
+                        "PostgreSQL state takes over when the first one's connection ends)")
     p.set_defaults(func=_cmd_run)
 
     text = "the WooCommerce and Katana webhooks `run` listens to"
@@ -63,17 +66,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         options = service.ServiceOptions(every=service.parse_every(args.every),
                                          listen=service.parse_listen(args.listen) if args.listen else None,
-                                         debounce=max(0.0, args.debounce))
+                                         debounce=max(0.0, args.debounce), standby=args.standby)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     config = load_config(args.config)
     with service.Service(config, options) as svc:
-        svc.start()
         previous = {sig: signal.signal(sig, lambda *_: svc.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
+            svc.start()
             if svc.url:
                 print(f"katana-woo run: listening on {svc.url}", file=sys.stderr, flush=True)
-            svc.run()
+            if svc.holds_lock:
+                svc.run()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

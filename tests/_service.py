@@ -44,8 +44,9 @@ def load(sandbox, tmp_path: Path, **kwargs: Any):
 class Running:
     """A `Service` whose loop runs in a thread (stopped and closed by `close()`)."""
 
-    def __init__(self, config, *, every: float = 60.0, debounce: float = 0.2):
-        self.service = Service(config, ServiceOptions(every=every, listen=("127.0.0.1", 0), debounce=debounce))
+    def __init__(self, config, *, every: float = 60.0, debounce: float = 0.2, **options: Any):
+        self.service = Service(config, ServiceOptions(every=every, listen=("127.0.0.1", 0), debounce=debounce,
+                                                      **options))
         self.service.start()
         self.thread = threading.Thread(target=self.service.run, daemon=True)
         self.thread.start()

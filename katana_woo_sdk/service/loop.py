@@ -37,7 +37,7 @@ import waitress.server   # create_server, which the stubs of the package itself 
 
 from ..config import Config, Secret
 from ..engines import changes
-from ..errors import ConfigError
+from ..errors import ConfigError, StateLockedError
 from ..katana import KatanaClient
 from ..plan import Report
 from ..ratelimit import bucket_for_key
@@ -63,6 +63,7 @@ class ServiceOptions:
     listen: tuple[str, int] | None = None
     debounce: float = 1.0
     threads: int = 8
+    standby: bool = False     # wait for the state lock as long as it takes (a hot standby replica)
 
 
 def _revealed(secret: Secret | None) -> str:
@@ -85,10 +86,15 @@ class Service:
         self._beat = time.monotonic()
         self._last_ok: float | None = None
         self._interrupted = False
+        self._waiting = False
         self.runner = self._build_runner(progress)
-        self.inbox = State.from_config(config.state)      # the receiver's own connection
+        # The receiver's own connection, used for nothing but the acknowledgements (and the health
+        # endpoints' reads): the loop and the worker read and finish the inbox on the runner's, so an
+        # acknowledgement never queues behind them, and a WAL checkpoint never runs inside one.
+        self.inbox = State.from_config(config.state)
+        self.inbox.inbox_defer_checkpoints()
         self.metrics.watch_inbox(self.inbox.inbox_depth)
-        self.worker = Worker(self.runner, self.inbox, self.metrics, lambda: self._apply("event", full=False))
+        self.worker = Worker(self.runner, self.runner.state, self.metrics, self._event_run)
 
     # --- wiring ----------------------------------------------------------------------------------
 
@@ -138,9 +144,37 @@ class Service:
     # --- life --------------------------------------------------------------------------------------
 
     def start(self) -> "Service":
-        """Take the state lock (waiting `state.lock_timeout_seconds`) and start the receiver."""
-        self._stack.enter_context(self.runner.state.lock(timeout=self.config.state.lock_timeout_seconds, owner=OWNER))
+        """Start the receiver, then take the state lock (waiting `state.lock_timeout_seconds`; with
+        `standby`, as long as it takes, until `stop()`). The receiver answers while this waits: a
+        standby's deliveries go to the inbox in the shared state, which the holder drains."""
+        if self.options.listen is not None and self._server is None:
+            self._listen()
+        timeout = self.config.state.lock_timeout_seconds
+        self._waiting = self.options.standby
+        try:
+            while True:
+                try:
+                    self._stack.enter_context(self.runner.state.lock(
+                        timeout=min(timeout, 5.0) if self.options.standby else timeout, owner=OWNER))
+                    break
+                except StateLockedError as exc:
+                    if not self.options.standby:
+                        raise
+                    if self._stop.is_set():
+                        return self              # stopped while standing by: nothing held, nothing to do
+                    log.info("standby: %s; waiting", exc)
+        finally:
+            self._waiting = False
         self.runner.state_lock_held = self._lock_held = True
+        return self
+
+    @property
+    def holds_lock(self) -> bool:
+        """Whether this service holds the state lock (False before `start()` and for a standby
+        stopped before it took over)."""
+        return self._lock_held
+
+    def _listen(self) -> None:
         if self.options.listen is not None:
             host, port = self.options.listen
             app = Receiver(inbox=self.inbox, woo_secret=self.woo_secret, katana_token=self.katana_token,
@@ -152,13 +186,12 @@ class Service:
                                              daemon=True)
             self._serving.start()
             log.info("receiver listening on %s", self.url)
-        return self
 
     def _serve(self, channels: dict[int, Any]) -> None:
         # waitress's own run() cannot be stopped from another thread without racing its select();
         # its loop is stepped here instead, and the sockets are closed in this thread.
         server = self._server
-        while not self._stop.is_set() or self._running:
+        while not self._stop.is_set() or self._running or self._waiting:
             server.asyncore.loop(timeout=0.2, map=channels, use_poll=server.adj.asyncore_use_poll, count=1)
         server.task_dispatcher.shutdown()
         server.close()
@@ -188,7 +221,7 @@ class Service:
             next_at = time.monotonic() + self.options.every
             while not self._stop.is_set():
                 self._beat = time.monotonic()
-                pending = self.inbox.inbox_pending(1)
+                pending = self.runner.state.inbox_pending(1)
                 if pending:
                     if wait_debounce(pending[0].received_at, self.options.debounce, self._stop.wait):
                         self._drain()
@@ -208,20 +241,25 @@ class Service:
 
     def _drain(self) -> None:
         result = self.worker.drain()
+        self.runner.state.inbox_checkpoint()      # the receiver's connection leaves it to us
         if result.failed:
-            attempts = max((e.attempts for e in self.inbox.inbox_pending(50)), default=1)
+            attempts = max((e.attempts for e in self.runner.state.inbox_pending(50)), default=1)
             delay = min(60.0, 2.0 ** min(attempts, 6))
             log.warning("event run failed (%s); trying again in %.0f s", result.failed, delay)
             self._stop.wait(delay)
 
-    def _apply(self, kind: str, *, full: bool) -> Report:
-        report = self.runner.apply(full=full)
+    def _apply(self, kind: str, *, full: bool, stores: list[str] | None = None,
+               focus: changes.Focus | None = None) -> Report:
+        report = self.runner.apply(full=full, stores=stores, focus=focus)
         if self._stop.is_set():
             self._interrupted = True
         self.metrics.observe_report(report, kind)
         if not report.has_failures:
             self._last_ok = time.monotonic()
         return report
+
+    def _event_run(self, stores: list[str] | None, focus: changes.Focus | None) -> Report:
+        return self._apply("event", full=False, stores=stores, focus=focus)
 
     def _reconcile(self, *, full: bool) -> None:
         started = datetime.now(timezone.utc)
@@ -232,18 +270,23 @@ class Service:
             return
         if not report.has_failures:
             # What was waiting before this run started is what the run read: covered, not to repeat.
-            covered = [e.id for e in self.inbox.inbox_pending(100_000) if e.received_at < started]
+            covered = [e.id for e in self.runner.state.inbox_pending(100_000) if e.received_at < started]
             if covered:
                 run = self.runner.state.runs(limit=1)
-                self.inbox.inbox_finish(covered, f"covered by reconcile run {run[0].id if run else '?'}")
+                self.runner.state.inbox_finish(covered, f"covered by reconcile run {run[0].id if run else '?'}")
         try:
             check_health(self.config, self.runner.woo, self.runner.state, base_url=None)
         except Exception as exc:  # webhook health is reported, never a reason to stop syncing
             log.warning("webhook health check failed: %s", exc)
-        self.inbox.inbox_prune(INBOX_KEEP)
+        self.runner.state.inbox_prune(INBOX_KEEP)
+        self.runner.state.inbox_checkpoint()
 
     def health(self) -> Health:
         now = time.monotonic()
+        if self._waiting:        # a hot standby: healthy and ready, waiting for the lock
+            return Health(True, not self._stop.is_set(), {"lock_held": False, "standby": True,
+                                                          "stopping": self._stop.is_set(),
+                                                          "inbox_depth": self.inbox.inbox_depth()})
         alive = self._running and (now - self._beat) < self.options.every + 900
         recent = self._last_ok is not None and (now - self._last_ok) < 2 * self.options.every + 60
         ready = self._lock_held and recent and not self._stop.is_set()

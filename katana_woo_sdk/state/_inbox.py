@@ -4,7 +4,8 @@ Callers: `State` inherits these methods (`InboxMixin`); `service.receiver` adds 
 `inbox_add` (the acknowledgement is sent only after that commit), `service.worker` reads
 `inbox_pending`, then marks entries with `inbox_finish` (once: only a pending row changes) or
 counts a failed attempt with `inbox_retry`; `/metrics` and tests read `inbox_depth` and
-`inbox_entries`. Written in the SQL both backends speak, like the rest of `State`.
+`inbox_entries`; the receiver's connection leaves WAL checkpoints to the loop
+(`inbox_defer_checkpoints`, `inbox_checkpoint`). Written in the SQL both backends speak, like the rest of `State`.
 
 What is kept is a *hint*, never a payload: the source, the store, the topic, the resource and its
 id (a WooCommerce order body carries the buyer's address; the state keeps no customer data). The
@@ -147,6 +148,25 @@ class InboxMixin:
         with self._tx() as conn:
             return conn.execute("DELETE FROM inbox WHERE status <> 'pending' AND received_at < ?",
                                 (cutoff,)).rowcount
+
+    def inbox_defer_checkpoints(self: Any) -> None:
+        """For the receiver's own connection: never run a WAL checkpoint inside an acknowledgement.
+
+        SQLite (WAL, `synchronous=NORMAL`) makes a commit durable against a crash of the process once
+        it is in the WAL file, without waiting for the disk; what can take tens of milliseconds is the
+        checkpoint that SQLite runs in whichever connection's commit fills the WAL past 1,000 pages.
+        On this connection it is switched off, and the service's loop runs it (`inbox_checkpoint`)
+        between its runs. PostgreSQL: nothing to do (its commits are the server's business)."""
+        if self._db.kind == "sqlite" and self._db.path is not None:
+            with self._mutex:
+                self._live().conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def inbox_checkpoint(self: Any) -> None:
+        """A passive WAL checkpoint (SQLite): copies what it can back into the database file without
+        blocking the receiver's writes. Called by the service's loop, outside any acknowledgement."""
+        if self._db.kind == "sqlite" and self._db.path is not None:
+            with self._mutex:
+                self._live().conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def sales_order_imported_here(self: Any, sales_order_id: int) -> bool:
         """Whether the ledger records `sales_order_id` as one this state's runs imported (a Katana
