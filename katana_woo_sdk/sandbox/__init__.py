@@ -107,7 +107,7 @@ def _new_store(name: str) -> Any:
 
 def start(dataset: str | None = "demo", *, time_scale: float = 1.0, katana_rate: int | None = 60,
           stores: Sequence[str] | None = None,
-          snapshot: str | os.PathLike | Mapping[str, Any] | None = None) -> Sandbox:
+          snapshot: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Sandbox:
     """Start Katana and the stores on free loopback ports and load `dataset` ("demo" or None).
 
     `stores` names extra (empty) stores; the demo dataset always has shop-eu, shop-us and

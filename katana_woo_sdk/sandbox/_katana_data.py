@@ -29,7 +29,7 @@ from ._katana_stock import StockRules
 
 # --- the store ------------------------------------------------------------------------------
 
-class _OrderTable(dict):
+class _OrderTable(dict[int, SalesOrder]):
     """Sales orders by id; an insertion (`create_sales_order`, a snapshot's seeding) is a change
     the running commitment counts."""
 
@@ -250,9 +250,9 @@ class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
 
     # --- API writes --------------------------------------------------------------------------
 
-    def _check_location(self, location_id: Any, path: str, details: list, *, for_sales: bool) -> None:
+    def _check_location(self, location_id: Any, path: str, details: list[Any], *, for_sales: bool) -> None:
         # dict lookup by value: 101 and 101.0 (an integer to Ajv) find the same location
-        loc = self.locations.get(location_id) if isinstance(location_id, (int, float)) else None
+        loc = self.locations.get(location_id) if isinstance(location_id, (int, float)) else None  # type: ignore[arg-type]  # a float finds its equal int key
         if loc is None:
             details.append(detail(path, "notFound", f"location {location_id} does not exist", value=location_id))
         elif loc.deleted_at is not None:
@@ -261,16 +261,16 @@ class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
             details.append(detail(path, "salesNotAllowed", f"location {location_id} does not allow sales",
                                   value=location_id))
 
-    def _check_variant(self, variant_id: Any, path: str, details: list) -> None:
+    def _check_variant(self, variant_id: Any, path: str, details: list[Any]) -> None:
         v = self.variants.get(int(variant_id))
         if v is None or v.deleted_at is not None:
             details.append(detail(path, "notFound", f"variant {variant_id} does not exist", value=variant_id))
 
-    def _check_tax_rate(self, tax_rate_id: Any, path: str, details: list) -> None:
+    def _check_tax_rate(self, tax_rate_id: Any, path: str, details: list[Any]) -> None:
         if tax_rate_id is not None and int(tax_rate_id) not in self.tax_rates:
             details.append(detail(path, "notFound", f"tax rate {tax_rate_id} does not exist", value=tax_rate_id))
 
-    def _check_order_no(self, order_no: str, details: list, *, exclude: int | None = None) -> None:
+    def _check_order_no(self, order_no: str, details: list[Any], *, exclude: int | None = None) -> None:
         taken = self._order_nos.get(order_no, 0)
         if exclude is not None and self.sales_orders[exclude].order_no == order_no:
             taken -= 1   # the order's own number
@@ -287,7 +287,7 @@ class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
         so.order_no = order_no
         self._order_nos[order_no] = self._order_nos.get(order_no, 0) + 1
 
-    def _date(self, body: dict, name: str, details: list) -> datetime | None:
+    def _date(self, body: dict[str, Any], name: str, details: list[Any]) -> datetime | None:
         try:
             return parse_date(body.get(name))
         except ValueError:
@@ -325,8 +325,8 @@ class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
         now = iso(self.now())
         rate = dec(body["rate"])
         name = body.get("name") or f"{num(rate)}%"
-        record = {"id": self.new_id("tax_rate"), "name": name, "rate": rate, "_rate": rate,
-                  "is_default_sales": False, "is_default_purchases": False, "display_name": name,
-                  "created_at": now, "updated_at": now}
+        record: dict[str, Any] = {"id": self.new_id("tax_rate"), "name": name, "rate": rate, "_rate": rate,
+                                  "is_default_sales": False, "is_default_purchases": False, "display_name": name,
+                                  "created_at": now, "updated_at": now}
         self.tax_rates[record["id"]] = record
         return record

@@ -23,13 +23,15 @@ import json
 import math
 import threading
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ._katana_data import KatanaData
-from ._katana_model import KatanaApiError, not_found
+from ._katana_model import KatanaApiError, SalesOrder, SalesOrderRow, Variant, not_found
 from ._katana_query import MAX_LIMIT, Query, filter_dates, filter_eq, filter_in, records
 from ._katana_ratelimit import RateLimiter
 from ._server import Request, Response
+
+_Answer = tuple[int, Any, dict[str, str]]   # a handler's status, JSON payload and extra headers
 
 class KatanaApi:
     """Route handlers; `lock` guards `data`, `limiter` may be None (no rate limit)."""
@@ -79,11 +81,11 @@ class KatanaApi:
         return [(method, "/v1" + path, path.replace(n, "{id}"), self._wrap(handler))
                 for method, path, handler in table]
 
-    def _wrap(self, handler: Callable[[Request, Query], tuple[int, Any, dict[str, str]]]):
+    def _wrap(self, handler: Callable[[Request, Query], _Answer]) -> Callable[[Request], Response]:
         def serve(request: Request) -> Response:
             if not self._authorised(request):
-                headers = self.limiter.peek_headers() if self.limiter else {}
-                return _error(KatanaApiError(401, "UnauthorizedError", "Unauthorized"), headers)
+                return _error(KatanaApiError(401, "UnauthorizedError", "Unauthorized"),
+                              self.limiter.peek_headers() if self.limiter else {})
             headers: dict[str, str] = {}
             if self.limiter is not None:
                 decision = self.limiter.hit(self._api_key())
@@ -143,7 +145,7 @@ class KatanaApi:
 
     # --- locations, factory, variants, inventory --------------------------------------------
 
-    def list_locations(self, request: Request, q: Query):
+    def list_locations(self, request: Request, q: Query) -> _Answer:
         locs = sorted(self.data.locations.values(), key=lambda loc: loc.id)
         if not q.bool("include_deleted"):
             locs = [loc for loc in locs if loc.deleted_at is None]
@@ -156,13 +158,13 @@ class KatanaApi:
         locs = filter_eq(locs, lambda loc: loc.purchase_allowed, q.bool("purchases_allowed"))
         return self._page(filter_dates([loc.to_api() for loc in locs], q), q)
 
-    def get_location(self, request: Request, q: Query):
+    def get_location(self, request: Request, q: Query) -> _Answer:
         loc = self.data.locations.get(self._id(request))
         if loc is None:   # a soft-deleted location still resolves, with deleted_at set
             raise not_found()
         return 200, loc.to_api(), {}
 
-    def get_factory(self, request: Request, q: Query):
+    def get_factory(self, request: Request, q: Query) -> _Answer:
         f = self.data.factory
         default = f["default_sales_location_id"]
         factory = {"legal_name": "Sandbox Manufacturing Ltd", "display_name": "Sandbox Manufacturing",
@@ -175,13 +177,13 @@ class KatanaApi:
         # Katana always has a default location; an emulator without locations leaves the keys out.
         return 200, {k: v for k, v in factory.items() if v is not None or not k.endswith("_location_id")}, {}
 
-    def _variant_api(self, variant, extend: list[str]) -> dict[str, Any]:
-        out = variant.to_api()
+    def _variant_api(self, variant: Variant, extend: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = variant.to_api()
         if "product_or_material" in extend:
             out["product_or_material"] = self.data.product_api(self.data.products[variant.product_id])
         return out
 
-    def _variant_pool(self, ids: list[int], skus: list[str], include_deleted: bool) -> list:
+    def _variant_pool(self, ids: list[int], skus: list[str], include_deleted: bool) -> list[Any]:
         """The variants a filter can name, found through the indexes (ids, then SKUs), in id order."""
         data = self.data
         if ids:
@@ -195,7 +197,7 @@ class KatanaApi:
             pool = [v for v in pool if v.deleted_at is None]
         return filter_in(pool, lambda v: v.sku, skus)   # exact and case-sensitive
 
-    def list_variants(self, request: Request, q: Query):
+    def list_variants(self, request: Request, q: Query) -> _Answer:
         variants = self._variant_pool(q.ints("ids"), q.strs("sku"), bool(q.bool("include_deleted")))
         variants = filter_eq(variants, lambda v: v.product_id, q.int("product_id"))
         if q.int("material_id") is not None or q.str("type") not in (None, "product"):
@@ -204,13 +206,13 @@ class KatanaApi:
         variants = filter_dates(variants, q, lambda v: (v.created_at, v.created_at))
         return self._page(variants, q, lambda v: self._variant_api(v, extend))
 
-    def get_variant(self, request: Request, q: Query):
+    def get_variant(self, request: Request, q: Query) -> _Answer:
         variant = self.data.variants.get(self._id(request))
         if variant is None:
             raise not_found()
         return 200, self._variant_api(variant, q.strs("extend")), {}
 
-    def list_inventory(self, request: Request, q: Query):
+    def list_inventory(self, request: Request, q: Query) -> _Answer:
         """A row per live (location, variant), oldest locations first, variants in id order. The rows
         of one page are built from their position, so a walk of 10,000 variants stays linear."""
         # /inventory takes no ids/date filters (Katana documents that); they are ignored like any unknown one.
@@ -229,7 +231,7 @@ class KatanaApi:
             return rows
         return self._page([], q, total=len(locations) * len(variants), window=window)
 
-    def list_movements(self, request: Request, q: Query):
+    def list_movements(self, request: Request, q: Query) -> _Answer:
         """Most recent first (Katana: "with the most recent movements appearing first")."""
         movements = self.data.movements_of(q.ints("variant_ids"))
         movements = filter_in(movements, lambda m: m.id, q.ints("ids"))
@@ -243,7 +245,7 @@ class KatanaApi:
 
     # --- stock adjustments ------------------------------------------------------------------
 
-    def list_stock_adjustments(self, request: Request, q: Query):
+    def list_stock_adjustments(self, request: Request, q: Query) -> _Answer:
         adjs = records(self.data.stock_adjustments, q.ints("ids"))
         if not q.bool("include_deleted"):
             adjs = [a for a in adjs if a["deleted_at"] is None]
@@ -251,11 +253,11 @@ class KatanaApi:
         adjs = filter_eq(adjs, lambda a: a["location_id"], q.int("location_id"))
         return self._page(filter_dates(adjs, q), q, self.data.stock_adjustment_api)
 
-    def create_stock_adjustment(self, request: Request, q: Query):
+    def create_stock_adjustment(self, request: Request, q: Query) -> _Answer:
         adj = self.data.create_stock_adjustment(self._body(request))
         return 200, self.data.stock_adjustment_api(adj), {}
 
-    def delete_stock_adjustment(self, request: Request, q: Query):
+    def delete_stock_adjustment(self, request: Request, q: Query) -> _Answer:
         # 204 as the community spec says (the gateway's own spec says 200 for every DELETE, and
         # DELETE /sales_orders/{id} was seen answering 204).
         self.data.delete_stock_adjustment(self._id(request))
@@ -263,7 +265,7 @@ class KatanaApi:
 
     # --- sales orders -----------------------------------------------------------------------
 
-    def list_sales_orders(self, request: Request, q: Query):
+    def list_sales_orders(self, request: Request, q: Query) -> _Answer:
         orders = records(self.data.sales_orders, q.ints("ids"))
         if not q.bool("include_deleted"):
             orders = [so for so in orders if so.deleted_at is None]
@@ -283,30 +285,30 @@ class KatanaApi:
                       if self.data.sales_order_api(so, committed)["product_availability"] == availability]
         return self._page(orders, q, lambda so: self.data.sales_order_api(so, committed))
 
-    def get_sales_order(self, request: Request, q: Query):
+    def get_sales_order(self, request: Request, q: Query) -> _Answer:
         so = self.data.sales_orders.get(self._id(request))
         if so is None:   # soft-deleted orders still resolve by id, with deleted_at set
             raise not_found()
         return 200, self.data.sales_order_api(so), {}
 
-    def create_sales_order(self, request: Request, q: Query):
+    def create_sales_order(self, request: Request, q: Query) -> _Answer:
         return 200, self.data.sales_order_api(self.data.create_sales_order(self._body(request))), {}
 
-    def patch_sales_order(self, request: Request, q: Query):
+    def patch_sales_order(self, request: Request, q: Query) -> _Answer:
         so = self.data.update_sales_order(self._id(request), self._body(request))
         return 200, self.data.sales_order_api(so), {}
 
-    def delete_sales_order(self, request: Request, q: Query):
+    def delete_sales_order(self, request: Request, q: Query) -> _Answer:
         self.data.delete_sales_order(self._id(request))
         return 204, None, {}
 
-    def _all_rows(self, include_deleted: bool, order_ids: list[int]):
+    def _all_rows(self, include_deleted: bool, order_ids: list[int]) -> Iterator[tuple[SalesOrder, SalesOrderRow]]:
         for so in records(self.data.sales_orders, order_ids):
             if include_deleted or so.deleted_at is None:
                 for row in so.rows:
                     yield so, row
 
-    def list_sales_order_rows(self, request: Request, q: Query):
+    def list_sales_order_rows(self, request: Request, q: Query) -> _Answer:
         row_ids, order_ids = q.ints("ids"), q.ints("sales_order_ids")
         if row_ids and not order_ids:   # through the row index: read only the orders holding those rows
             order_ids = [o for o in (self.data.row_order(r) for r in row_ids) if o is not None] or [0]   # 0: none
@@ -319,24 +321,24 @@ class KatanaApi:
         committed = self.data.committed()
         return self._page(filter_dates([self.data.row_api(row, so, committed) for so, row in pairs], q), q)
 
-    def get_sales_order_row(self, request: Request, q: Query):
+    def get_sales_order_row(self, request: Request, q: Query) -> _Answer:
         so, row = self.data.find_row(self._id(request))
         return 200, self.data.row_api(row, so, self.data.committed()), {}
 
-    def patch_sales_order_row(self, request: Request, q: Query):
+    def patch_sales_order_row(self, request: Request, q: Query) -> _Answer:
         so, row = self.data.update_sales_order_row(self._id(request), self._body(request))
         return 200, self.data.row_api(row, so, self.data.committed()), {}
 
-    def list_shipping_fees(self, request: Request, q: Query):
+    def list_shipping_fees(self, request: Request, q: Query) -> _Answer:
         fees = [so.shipping_fee for so in sorted(self.data.sales_orders.values(), key=lambda so: so.id)
                 if so.shipping_fee and so.deleted_at is None]
         fees = filter_eq(fees, lambda f: f["sales_order_id"], q.int("sales_order_id"))
         return self._page([dict(f) for f in fees], q)
 
-    def create_shipping_fee(self, request: Request, q: Query):
+    def create_shipping_fee(self, request: Request, q: Query) -> _Answer:
         return 200, dict(self.data.add_shipping_fee(self._body(request))), {}
 
-    def list_sales_order_addresses(self, request: Request, q: Query):
+    def list_sales_order_addresses(self, request: Request, q: Query) -> _Answer:
         addresses = [dict(a, deleted_at=None) for so in sorted(self.data.sales_orders.values(), key=lambda so: so.id)
                      if so.deleted_at is None for a in so.addresses]
         addresses = filter_in(addresses, lambda a: a["id"], q.ints("ids"))
@@ -344,12 +346,12 @@ class KatanaApi:
         addresses = filter_eq(addresses, lambda a: a["entity_type"], q.str("entity_type"))
         return self._page(addresses, q)
 
-    def create_sales_order_address(self, request: Request, q: Query):
+    def create_sales_order_address(self, request: Request, q: Query) -> _Answer:
         return 200, dict(self.data.add_sales_order_address(self._body(request)), deleted_at=None), {}
 
     # --- customers and tax rates ------------------------------------------------------------
 
-    def list_customers(self, request: Request, q: Query):
+    def list_customers(self, request: Request, q: Query) -> _Answer:
         customers = records(self.data.customers, q.ints("ids"))
         if not q.bool("include_deleted"):
             customers = [c for c in customers if c["deleted_at"] is None]
@@ -359,14 +361,14 @@ class KatanaApi:
             customers = filter_eq(customers, lambda c, name=name: c.get(name), q.str(name))
         return self._page(filter_dates(customers, q), q, dict)
 
-    def create_customer(self, request: Request, q: Query):
+    def create_customer(self, request: Request, q: Query) -> _Answer:
         return 200, dict(self.data.create_customer(self._body(request))), {}
 
-    def delete_customer(self, request: Request, q: Query):
+    def delete_customer(self, request: Request, q: Query) -> _Answer:
         self.data.delete_customer(self._id(request))
         return 204, None, {}
 
-    def list_tax_rates(self, request: Request, q: Query):
+    def list_tax_rates(self, request: Request, q: Query) -> _Answer:
         rates = sorted(self.data.tax_rates.values(), key=lambda r: r["id"])
         rates = filter_in(rates, lambda r: r["id"], q.ints("ids"))
         rates = filter_eq(rates, lambda r: r["_rate"], q.number("rate"))
@@ -375,12 +377,12 @@ class KatanaApi:
         rates = filter_eq(rates, lambda r: r["is_default_purchases"], q.bool("is_default_purchases"))
         return self._page(filter_dates([self.data.tax_rate_api(r) for r in rates], q), q)
 
-    def create_tax_rate(self, request: Request, q: Query):
+    def create_tax_rate(self, request: Request, q: Query) -> _Answer:
         return 200, self.data.tax_rate_api(self.data.create_tax_rate(self._body(request))), {}
 
     # --- after the order is created (`_katana_lifecycle`) -------------------------------------
 
-    def list_fulfilments(self, request: Request, q: Query):
+    def list_fulfilments(self, request: Request, q: Query) -> _Answer:
         pairs = self.data.fulfilments(include_deleted=bool(q.bool("include_deleted")))
         pairs = filter_in(pairs, lambda p: p[1]["id"], q.ints("ids"))
         pairs = filter_eq(pairs, lambda p: p[0].id, q.int("sales_order_id"))
@@ -389,33 +391,33 @@ class KatanaApi:
         pairs = filter_dates(pairs, q, lambda p: (p[1]["created_at"], p[1]["updated_at"]))
         return self._page(pairs, q, lambda p: self.data.fulfilment_api(*p))
 
-    def create_fulfilment(self, request: Request, q: Query):
+    def create_fulfilment(self, request: Request, q: Query) -> _Answer:
         return 200, self.data.fulfilment_api(*self.data.create_fulfilment(self._body(request))), {}
 
-    def get_fulfilment(self, request: Request, q: Query):
+    def get_fulfilment(self, request: Request, q: Query) -> _Answer:
         return 200, self.data.fulfilment_api(*self.data.find_fulfilment(self._id(request))), {}
 
-    def patch_fulfilment(self, request: Request, q: Query):
+    def patch_fulfilment(self, request: Request, q: Query) -> _Answer:
         return 200, self.data.fulfilment_api(*self.data.update_fulfilment(self._id(request), self._body(request))), {}
 
-    def delete_fulfilment(self, request: Request, q: Query):
+    def delete_fulfilment(self, request: Request, q: Query) -> _Answer:
         self.data.delete_fulfilment(self._id(request))
         return 204, None, {}
 
-    def create_sales_order_row(self, request: Request, q: Query):
+    def create_sales_order_row(self, request: Request, q: Query) -> _Answer:
         so, row = self.data.add_sales_order_row(self._body(request))
         return 200, self.data.row_api(row, so, self.data.committed()), {}
 
-    def delete_sales_order_row(self, request: Request, q: Query):
+    def delete_sales_order_row(self, request: Request, q: Query) -> _Answer:
         self.data.delete_sales_order_row(self._id(request))
         return 204, None, {}
 
-    def list_products(self, request: Request, q: Query):
+    def list_products(self, request: Request, q: Query) -> _Answer:
         products = records(self.data.products, q.ints("ids"))
         products = filter_eq(products, lambda p: p.name, q.str("name"))
         return self._page(products, q, self.data.product_api)
 
-    def create_product(self, request: Request, q: Query):
+    def create_product(self, request: Request, q: Query) -> _Answer:
         return 200, self.data.create_product(self._body(request)), {}
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ._katana_shared import KatanaShared
 from ._katana_model import (EDITABLE, Product, SalesOrder, SalesOrderRow, Variant, check_dto, dec, detail, invalid,
                             iso, not_found, num)
 
@@ -55,7 +56,7 @@ def committing(so: SalesOrder) -> dict[tuple[int, int], Decimal]:
     return out
 
 
-class LifecycleRules:
+class LifecycleRules(KatanaShared):
     """The fulfilment, row and product half of `KatanaData` (see there for the state it uses)."""
 
     # --- fulfilments ------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class LifecycleRules:
 
     def create_fulfilment(self, body: Any) -> tuple[SalesOrder, dict[str, Any]]:
         check_dto("CreateSalesOrderFulfillmentDto", body)
-        details: list = []
+        details: list[Any] = []
         so = self.sales_orders.get(int(body["sales_order_id"]))
         if so is None or so.deleted_at is not None:
             raise invalid([detail(".sales_order_id", "notFound", "sales order does not exist",
@@ -126,7 +127,7 @@ class LifecycleRules:
     def update_fulfilment(self, fulfilment_id: int, body: Any) -> tuple[SalesOrder, dict[str, Any]]:
         so, f = self.find_fulfilment(fulfilment_id)
         check_dto("UpdateSalesOrderFulfillmentDto", body)
-        details: list = []
+        details: list[Any] = []
         picked = self._date(body, "picked_date", details) if "picked_date" in body else None
         if details:
             raise invalid(details)
@@ -201,7 +202,7 @@ class LifecycleRules:
 
     def add_sales_order_row(self, body: Any) -> tuple[SalesOrder, SalesOrderRow]:
         check_dto("CreateSalesOrderRowWithSalesOrderIdDto", body)
-        details: list = []
+        details: list[Any] = []
         so = self.sales_orders.get(int(body["sales_order_id"]))
         if so is None or so.deleted_at is not None:
             raise invalid([detail(".sales_order_id", "notFound", "sales order does not exist",
@@ -240,7 +241,7 @@ class LifecycleRules:
 
     def create_product(self, body: Any) -> dict[str, Any]:
         check_dto("CreateProductDto", body)
-        details: list = []
+        details: list[Any] = []
         skus = [v.get("sku") for v in body["variants"]]
         for i, sku in enumerate(skus):
             if sku is not None and (self.variant_by_sku(sku) is not None or skus.index(sku) < i):

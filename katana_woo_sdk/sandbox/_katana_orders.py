@@ -25,11 +25,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ._katana_shared import KatanaShared
 from ._katana_model import (EDITABLE, OPEN, SHIPPED, SalesOrder, SalesOrderRow, StockCell, check_dto, dec, detail,
                             invalid, iso, not_found, num, q10)
 
 
-class SalesOrderRules:
+class SalesOrderRules(KatanaShared):
     """The sales-order half of `KatanaData` (see there for the state it uses)."""
 
     def _touch(self, so: SalesOrder) -> datetime:
@@ -39,7 +40,7 @@ class SalesOrderRules:
         self._order_changed(so.id)          # its commitment is counted again on the next read
         return so.updated_at
 
-    def row_api(self, row: SalesOrderRow, so: SalesOrder, committed: dict[tuple[int, int], Decimal]) -> dict:
+    def row_api(self, row: SalesOrderRow, so: SalesOrder, committed: dict[tuple[int, int], Decimal]) -> dict[str, Any]:
         rate = self.tax_rates.get(row.tax_rate_id) if row.tax_rate_id else None
         return {"id": row.id, "sales_order_id": row.sales_order_id, "quantity": num(row.quantity),
                 "variant_id": row.variant_id, "tax_rate_id": row.tax_rate_id,
@@ -64,7 +65,7 @@ class SalesOrderRules:
         return "IN_STOCK" if cell.in_stock >= need else ("EXPECTED" if cell.in_stock + cell.expected >= need
                                                          else "NOT_AVAILABLE")
 
-    def sales_order_api(self, so: SalesOrder, committed: dict[tuple[int, int], Decimal] | None = None) -> dict:
+    def sales_order_api(self, so: SalesOrder, committed: dict[tuple[int, int], Decimal] | None = None) -> dict[str, Any]:
         committed = self.committed() if committed is None else committed
         rows = [self.row_api(r, so, committed) for r in so.rows]
         order_availability = "IN_STOCK"
@@ -98,7 +99,7 @@ class SalesOrderRules:
 
     def create_sales_order(self, body: Any) -> SalesOrder:
         check_dto("CreateSalesOrderDto", body)
-        details: list = []
+        details: list[Any] = []
         customer = self.customers.get(body["customer_id"])
         if customer is None or customer.get("deleted_at"):
             details.append(detail(".customer_id", "notFound", f"customer {body['customer_id']} does not exist",
@@ -117,6 +118,7 @@ class SalesOrderRules:
         delivery = self._date(body, "delivery_date", details)
         if details:
             raise invalid(details)
+        assert customer is not None  # a missing customer was reported above
         now = self.now()
         so_id = self.new_id("sales_order")
         order_no = body.get("order_no") or self._next_order_no()
@@ -171,7 +173,7 @@ class SalesOrderRules:
     def update_sales_order(self, so_id: int, body: Any) -> SalesOrder:
         so = self.live_sales_order(so_id)
         check_dto("UpdateSalesOrderDto", body)
-        details: list = []
+        details: list[Any] = []
         if so.status not in EDITABLE:
             for name in ("location_id", "order_no", "customer_id", "currency", "picked_date", "delivery_date"):
                 if name in body:
@@ -235,7 +237,7 @@ class SalesOrderRules:
     def update_sales_order_row(self, row_id: int, body: Any) -> tuple[SalesOrder, SalesOrderRow]:
         so, row = self.find_row(row_id)
         check_dto("UpdateSalesOrderRowDto", body)
-        details: list = []
+        details: list[Any] = []
         editable_fields = ("location_id", "variant_id", "quantity", "price_per_unit", "tax_rate_id", "total_discount")
         if so.status not in EDITABLE:
             details += [detail(f".{n}", "status", f"{n} is updatable only while the row is NOT_SHIPPED or PENDING",
@@ -266,7 +268,7 @@ class SalesOrderRules:
 
     def add_shipping_fee(self, body: Any) -> dict[str, Any]:
         check_dto("AddShippingFeeDto", body)
-        details: list = []
+        details: list[Any] = []
         so = self.sales_orders.get(int(body["sales_order_id"])) if float(body["sales_order_id"]).is_integer() else None
         if so is None or so.deleted_at is not None:
             details.append(detail(".sales_order_id", "notFound", "sales order does not exist",
@@ -283,6 +285,7 @@ class SalesOrderRules:
         self._check_tax_rate(body.get("tax_rate_id"), ".tax_rate_id", details)
         if details:
             raise invalid(details)
+        assert so is not None  # a missing order was reported above
         fee: dict[str, Any] = {"id": self.new_id("shipping_fee"), "sales_order_id": so.id, "amount": q10(amount),
                                "description": body.get("description")}
         if body.get("tax_rate_id") is not None:

@@ -9,6 +9,7 @@ Used by `_katana_http` (every list handler). Katana's rules, as documented and s
 """
 from __future__ import annotations
 
+import builtins   # Query has methods named str, int and bool: its annotations name the types through it
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
@@ -41,7 +42,7 @@ class Query:
         values = self.strs(name)
         return values[-1] if values else None
 
-    def ints(self, name: str) -> list[int]:
+    def ints(self, name: builtins.str) -> list[builtins.int]:
         out = []
         for value in self.strs(name):
             try:
@@ -50,27 +51,27 @@ class Query:
                 continue
         return out
 
-    def int(self, name: str) -> int | None:
+    def int(self, name: builtins.str) -> builtins.int | None:
         values = self.ints(name)
         return values[-1] if values else None
 
-    def bool(self, name: str) -> bool | None:
+    def bool(self, name: builtins.str) -> builtins.bool | None:
         value = (self.str(name) or "").lower()
         return True if value in ("true", "1") else False if value in ("false", "0") else None
 
-    def number(self, name: str) -> Decimal | None:
+    def number(self, name: builtins.str) -> Decimal | None:
         try:
             return dec(self.str(name)) if self.str(name) is not None else None
         except ValueError:
             return None
 
-    def date(self, name: str):
+    def date(self, name: builtins.str) -> datetime | None:
         try:
             return parse_date(self.str(name))
         except ValueError:
             return None
 
-    def page_args(self) -> tuple[int, int]:
+    def page_args(self) -> tuple[builtins.int, builtins.int]:
         out = []
         for name, default in (("limit", DEFAULT_LIMIT), ("page", 1)):
             raw = self._q.get(name, [])
@@ -93,7 +94,7 @@ def _query_error(name: str, code: str, message: str, **info: Any) -> KatanaApiEr
     return error
 
 
-def records(table: dict[int, Any], ids: list[int]) -> list:
+def records(table: dict[int, Any], ids: list[int]) -> list[Any]:
     """The records of `table` (keyed by id, ids only ever growing) in id order: those named by an
     `ids` filter (a lookup each), or all of them."""
     if ids:
@@ -101,11 +102,12 @@ def records(table: dict[int, Any], ids: list[int]) -> list:
     return list(table.values())
 
 
-def filter_eq(items: list, key: Callable[[Any], Any], wanted: Any) -> list:
+# `key` takes the item (`...`: a loop's `lambda so, name=name:` binds its name).
+def filter_eq(items: list[Any], key: Callable[..., Any], wanted: Any) -> list[Any]:
     return items if wanted is None else [item for item in items if key(item) == wanted]
 
 
-def filter_in(items: list, key: Callable[[Any], Any], wanted: list) -> list:
+def filter_in(items: list[Any], key: Callable[[Any], Any], wanted: list[Any]) -> list[Any]:
     return items if not wanted else [item for item in items if key(item) in wanted]
 
 
@@ -113,8 +115,8 @@ def iso_stamps(item: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     return parse_date(item.get("created_at")), parse_date(item.get("updated_at"))
 
 
-def filter_dates(items: list, q: Query,
-                 stamps: Callable[[Any], tuple[datetime | None, datetime | None]] = iso_stamps) -> list:
+def filter_dates(items: list[Any], q: Query,
+                 stamps: Callable[[Any], tuple[datetime | None, datetime | None]] = iso_stamps) -> list[Any]:
     """`created_at_min/_max`, `updated_at_min/_max`, bounds included. `stamps(item)` gives the
     item's (created_at, updated_at), so records are filtered before anything is serialised."""
     bounds = []
@@ -131,7 +133,8 @@ def filter_dates(items: list, q: Query,
         moments = [m.replace(microsecond=m.microsecond // 1000 * 1000) if m is not None else None
                    for m in stamps(item)]
         for i, low, high in bounds:
-            if moments[i] is None or (low is not None and moments[i] < low) or (high is not None and moments[i] > high):
+            moment = moments[i]
+            if moment is None or (low is not None and moment < low) or (high is not None and moment > high):
                 return False
         return True
     return [item for item in items if keep(item)]

@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ._katana_shared import KatanaShared
 from ._katana_model import StockCell, check_dto, dec, detail, invalid, iso, not_found, num
 
 
@@ -62,7 +63,7 @@ class Movement:
         return out
 
 
-class StockRules:
+class StockRules(KatanaShared):
     """The stock half of `KatanaData` (see there for `stock`, `cell()`, `new_id()` and `now`)."""
 
     def _init_stock(self) -> None:
@@ -101,7 +102,7 @@ class StockRules:
 
     def create_stock_adjustment(self, body: Any) -> dict[str, Any]:
         check_dto("CreateStockAdjustmentDto", body)
-        details: list = []
+        details: list[Any] = []
         self._check_location(body["location_id"], ".location_id", details, for_sales=False)
         for i, row in enumerate(body["stock_adjustment_rows"]):
             self._check_variant(row["variant_id"], f".stock_adjustment_rows[{i}].variant_id", details)

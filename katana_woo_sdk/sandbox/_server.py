@@ -23,7 +23,7 @@ ADMIN_PREFIX = "/__sandbox__"
 FAULT_HEADER = "X-Sandbox-Fault"
 
 
-class Headers(dict):
+class Headers(dict[str, Any]):
     """Case-insensitive header lookup (keys stored lower-case)."""
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()):

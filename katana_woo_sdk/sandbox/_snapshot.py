@@ -54,7 +54,7 @@ _KATANA_KINDS = {"locations": "location", "variants": "variant", "customers": "c
                  "sales_orders": "sales_order", "stock_adjustments": "stock_adjustment"}
 
 
-def read(snapshot: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
+def read(snapshot: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
     """The snapshot as data: a path to its JSON file, or the data itself. Checks its format."""
     data = dict(snapshot) if isinstance(snapshot, Mapping) else json.loads(Path(snapshot).read_text("utf-8"))
     if data.get("format") != FORMAT:

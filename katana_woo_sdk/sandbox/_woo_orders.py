@@ -46,14 +46,14 @@ class OrderBook:
 
     # --- creation ------------------------------------------------------------------------------
 
-    def create(self, lines: list[dict[str, Any]], *, status: str = "pending", billing: dict | None = None,
-               shipping: dict | None = None, customer_id: int = 0, prices_include_tax: bool = False,
+    def create(self, lines: list[dict[str, Any]], *, status: str = "pending", billing: dict[str, Any] | None = None,
+               shipping: dict[str, Any] | None = None, customer_id: int = 0, prices_include_tax: bool = False,
                tax_percent: Any = None, tax_rates: list[Any] | None = None, coupon_amount: Any = None,
                coupon_code: str = "sandbox",
-               shipping_total: Any = None, shipping_lines: list[dict] | None = None,
-               fee_lines: list[dict] | None = None, currency: str = "USD", created_at=None,
+               shipping_total: Any = None, shipping_lines: list[dict[str, Any]] | None = None,
+               fee_lines: list[dict[str, Any]] | None = None, currency: str = "USD", created_at=None,
                created_via: str = "rest-api", payment_method: str = "", payment_method_title: str = "",
-               transaction_id: str = "", customer_note: str = "", meta_data: list | None = None,
+               transaction_id: str = "", customer_note: str = "", meta_data: list[Any] | None = None,
                set_paid: bool = False) -> Order:
         """`lines`: {"product": Product|None, "quantity": int, optional "name"/"subtotal"/"total"}."""
         at = created_at or self.ctx.now()
@@ -299,6 +299,6 @@ class OrderBook:
             self.transition(order, "trash")
 
 
-def _address(given: dict | None, keys: tuple[str, ...]) -> dict[str, str]:
+def _address(given: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, str]:
     given = given or {}
     return {key: "" if given.get(key) is None else str(given.get(key)) for key in keys}

@@ -207,7 +207,7 @@ def _load_store(store: Any, name: str, katana: Any) -> dict[str, int]:
     return {}
 
 
-def _place(store: Any, spec: tuple, now: datetime, product_ids: dict[str, int]) -> int:
+def _place(store: Any, spec: tuple[Any, ...], now: datetime, product_ids: dict[str, int]) -> int:
     lines, status, person, hours_ago, extra = spec
     # The SKU-less product cannot be found by SKU: its line names the product id instead.
     resolved = [(product_ids.get(sku_or_name, sku_or_name), qty) for sku_or_name, qty in lines]
