@@ -37,7 +37,7 @@ def test_the_image_is_pinned_small_and_not_root():
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
     assert [ln.split()[1] for ln in DOCKERFILE.splitlines() if ln.startswith("FROM ")] == ["${PYTHON_IMAGE}"] * 2
     assert re.search(r"^USER 10001:10001$", DOCKERFILE, re.M)                     # numeric: runAsNonRoot can check it
-    assert "'.[postgres]'" in DOCKERFILE and "pip uninstall --yes --quiet pip setuptools" in DOCKERFILE
+    assert "'.[postgres,service]'" in DOCKERFILE and "pip uninstall --yes --quiet pip setuptools" in DOCKERFILE
     assert "apt-get" not in DOCKERFILE                                            # nothing compiled, nothing added
     copied = {part for ln in DOCKERFILE.splitlines() if ln.startswith("COPY ") and "--from" not in ln
               for part in ln.split()[1:-1]}
@@ -73,7 +73,8 @@ def test_the_config_the_pods_mount_is_valid_and_uses_a_postgresql_state():
     config = yaml.safe_load(text)
     assert config["state"]["url"].startswith("postgresql://") and "password_env" in config["state"]
     named = {config["katana"]["api_key_env"], config["state"]["password_env"]}
-    named |= {s[k] for s in config["stores"] for k in ("consumer_key_env", "consumer_secret_env")}
+    named |= {s[k] for s in config["stores"] for k in ("consumer_key_env", "consumer_secret_env", "webhook_secret_env")}
+    named.add(config["webhooks"]["katana_token_env"])
     assert named == set(_manifest("secret.example.yaml")["stringData"])          # the Secret provides them all
 
 
@@ -88,14 +89,33 @@ def _pod(spec: dict) -> tuple[dict, dict]:
     return spec, container
 
 
-def test_the_deployment_runs_two_replicas_with_health_probes():
+def test_the_deployment_runs_the_service_two_replicas_with_health_probes():
+    from katana_woo_sdk.cli import build_parser
+    from katana_woo_sdk.service import parse_listen
     deployment = _manifest("deployment.yaml")
     assert deployment["kind"] == "Deployment" and deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
-    _, container = _pod(deployment["spec"]["template"]["spec"])
-    assert container["args"][:2] == ["run", "/etc/katana-woo/katana-woo.yaml"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    spec, container = _pod(deployment["spec"]["template"]["spec"])
+    args = container["args"]
+    assert args[:2] == ["run", "/etc/katana-woo/katana-woo.yaml"]
+    parsed = build_parser().parse_args(args)               # the arguments are ones `run` takes
+    assert parsed.standby is True                          # the second replica waits on the lock: a hot standby
+    host, port = parse_listen(parsed.listen)
+    assert host == "0.0.0.0"
+    (exposed,) = container["ports"]
+    assert exposed["containerPort"] == port
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert container[probe]["httpGet"] == {"path": path, "port": exposed["name"]}
+    # SIGTERM: one action plus at worst one wait for Katana's rate budget (a 60 s window), with room.
+    assert spec["terminationGracePeriodSeconds"] >= 90
+    service = _manifest("service.yaml")
+    assert service["kind"] == "Service" and service["spec"]["ports"][0]["targetPort"] == exposed["name"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert "service.yaml" in _manifest("kustomization.yaml")["resources"]
+
+
+def test_the_image_has_the_service_extra():
+    assert "'.[postgres,service]'" in DOCKERFILE
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the Job's command is a POSIX shell line")
