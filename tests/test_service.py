@@ -176,3 +176,34 @@ def test_the_readme_example_runs(monkeypatch):
         exec(compile(block, "README.md (Continuous sync)", "exec"), {"__name__": "__readme__"})
     seconds = float(out.getvalue().split("after ")[1].split(" s")[0])
     assert seconds < 10
+
+
+def test_a_standby_serves_its_probes_and_inbox_then_takes_over_when_the_holder_stops(box, tmp_path):
+    """`run --standby` (the second replica): it waits for the state lock as long as it takes, ready
+    and receiving meanwhile (its deliveries go to the shared inbox, which the holder drains), and
+    works as soon as the holder lets go."""
+    import threading
+
+    from katana_woo_sdk.service import Service, ServiceOptions
+    config, env = load(box, tmp_path)
+    active = Running(config, every=3600)
+    standby = Service(config, ServiceOptions(every=3600, listen=("127.0.0.1", 0), debounce=0.2, standby=True))
+    waiting = threading.Thread(target=standby.start, daemon=True)
+    try:
+        active.wait_ready()
+        waiting.start()
+        ready = until(lambda: standby.url and requests.get(f"{standby.url}/readyz", timeout=5), 20, "the standby")
+        assert ready.status_code == 200 and ready.json()["standby"] is True and ready.json()["lock_held"] is False
+        assert requests.get(f"{standby.url}/healthz", timeout=5).status_code == 200
+        order = box.stores["shop-us"].place_order([("MUG-CLASSIC", 1)])
+        assert post_woo(standby.url, "shop-us", order, env["WOO_SHOP_US_WEBHOOK_SECRET"],
+                        topic="order.created").status_code == 200
+        until(lambda: orders_for(box, "shop-us", order["id"]), 20, "the holder to import it")
+        assert not standby.holds_lock
+        active.close()
+        waiting.join(30)
+        assert standby.holds_lock
+    finally:
+        active.close()
+        standby.close()
+        waiting.join(10)
