@@ -52,7 +52,7 @@ def _nstr() -> Schema:
 
 
 def _id(minimum: int | None = None, **kw: Any) -> Schema:
-    extra = {"minimum": minimum} if minimum is not None else {}
+    extra: dict[str, Any] = {"minimum": minimum} if minimum is not None else {}
     return _t("integer", maximum=INT32, **extra, **kw)
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Self
 from urllib.parse import parse_qs, urlsplit
 
 ADMIN_PREFIX = "/__sandbox__"
@@ -29,7 +29,7 @@ class Headers(dict[str, Any]):
     def __init__(self, items: Iterable[tuple[str, str]] = ()):
         super().__init__((k.lower(), v) for k, v in items)
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
     def __getitem__(self, key: str) -> Any:
@@ -152,7 +152,7 @@ class EmulatorServer:
         if self._httpd is None:
             raise RuntimeError(f"{self.name} is not running")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def port(self) -> int:
@@ -251,7 +251,8 @@ class EmulatorServer:
                     return fault
         return None
 
-    def _dispatch(self, request: Request, table, *, log: bool) -> Response:
+    def _dispatch(self, request: Request, table: Iterable[tuple[str, re.Pattern[str], str, Handler]], *,
+                  log: bool) -> Response:
         path_matched = False
         for method, pattern, template, handler in table:
             match = pattern.match(request.path)
@@ -315,14 +316,14 @@ class Emulator:
 
     server: EmulatorServer
 
-    def start(self):
+    def start(self) -> Self:
         self.server.start()
         return self
 
     def stop(self) -> None:
         self.server.stop()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -343,7 +344,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def handle_error(self, request, client_address) -> None:  # a client hanging up is not news
+    def handle_error(self, request: Any, client_address: Any) -> None:  # a client hanging up is not news
         pass
 
 

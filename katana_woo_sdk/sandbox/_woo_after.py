@@ -17,6 +17,7 @@ simplification: a coupon's share stays on the line it was on).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +52,7 @@ def refund(book: OrderBook, order: Order, *, amount: Any = None, lines: dict[int
     return {"id": entry["id"], "reason": reason, "total": str(-amount)}
 
 
-def _restock(book: OrderBook, order: Order, line: LineItem, quantity: int, at) -> None:
+def _restock(book: OrderBook, order: Order, line: LineItem, quantity: int, at: datetime | None) -> None:
     owner = _owner(book, line)
     reduced = next((m for m in line.meta if m["key"] == "_reduced_stock"), None)
     if owner is None or reduced is None or quantity <= 0:
@@ -114,7 +115,7 @@ def _scale(line: LineItem, ratio: Decimal) -> None:
     line.taxes = [{**t, "total": dec(t["total"]) * ratio, "subtotal": dec(t["subtotal"]) * ratio} for t in line.taxes]
 
 
-def _adjust_stock(book: OrderBook, order: Order, line: LineItem, delta: int, at) -> str | None:
+def _adjust_stock(book: OrderBook, order: Order, line: LineItem, delta: int, at: datetime | None) -> str | None:
     """wc_maybe_adjust_line_item_product_stock: only for an order that reduced stock."""
     owner = _owner(book, line)
     if not order.stock_reduced or owner is None or delta == 0:
@@ -129,6 +130,7 @@ def _adjust_stock(book: OrderBook, order: Order, line: LineItem, delta: int, at)
     else:
         reduced["value"] = reduced["display_value"] = value
     product = book.catalog.get(line.variation_id or line.product_id)
+    assert product is not None  # the line's product holds the stock adjusted above
     return f"{book.catalog.formatted_name(product)} {old}&rarr;{old - delta}"
 
 

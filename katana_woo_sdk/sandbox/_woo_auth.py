@@ -118,7 +118,9 @@ class Authenticator:
         pairs += [(k, v) for k, v in query + form if k.endswith("]")]
         scheme = "https" if self._https_mode() else "http"
         base_uri = rfc5849.base_string_uri(f"{scheme}://{self._signed_host(request)}{request.path}")
-        base_string = rfc5849.signature_base_string(method, base_uri, rfc5849.normalize_parameters(pairs))
+        # The stubs narrow both arguments (a literal method, a dict); oauthlib takes any method and
+        # (key, value) pairs, repeated keys included, which a signature must cover.
+        base_string = rfc5849.signature_base_string(method, base_uri, rfc5849.normalize_parameters(pairs))  # type: ignore[arg-type]
         digest = hashlib.sha1 if algorithm == "HMAC-SHA1" else hashlib.sha256
         # WooCommerce signs with `consumer_secret . '&'`, the secret not percent-encoded.
         expected = base64.b64encode(hmac.new(f"{self._secret}&".encode(), base_string.encode(), digest).digest()).decode()

@@ -23,6 +23,7 @@ catalogue of 10,000 SKUs then seeds in seconds instead of minutes.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ._woo_model import Product, StoreContext, WooError, dec, php_int, sanitize_title, to_bool
@@ -164,7 +165,7 @@ class Catalog:
                     return status
         return product.stock_status
 
-    def set_quantity(self, owner: Product, quantity: int, at=None) -> None:
+    def set_quantity(self, owner: Product, quantity: int, at: datetime | None = None) -> None:
         """wc_update_product_stock(): the owner's level changes and the owner is saved (modified)."""
         owner.stock_quantity = int(quantity)
         owner.modified = at or self.ctx.now()

@@ -68,12 +68,14 @@ def site_index(*, name: str, description: str, home: str, gmt_offset_hours: floa
     if not wanted or "_links" in wanted:
         data.update({"site_logo": 0, "site_icon": 0, "site_icon_url": ""})
         data["_links"] = {"help": [{"href": DOCS_URL}]}
-    return filter_fields(data, wanted)
+    shown: dict[str, Any] = filter_fields(data, wanted)
+    return shown
 
 
 def namespace_index(home: str, routes: dict[str, Any], fields: str | None) -> dict[str, Any]:
     data = {"namespace": "wc/v3", "routes": routes, "_links": {"up": [{"href": f"{home}/wp-json/"}]}}
-    return filter_fields(data, parse_fields(fields))
+    shown: dict[str, Any] = filter_fields(data, parse_fields(fields))
+    return shown
 
 
 def parse_fields(fields: Any) -> list[str]:

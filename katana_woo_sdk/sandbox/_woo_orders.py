@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import string
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +52,7 @@ class OrderBook:
                tax_percent: Any = None, tax_rates: list[Any] | None = None, coupon_amount: Any = None,
                coupon_code: str = "sandbox",
                shipping_total: Any = None, shipping_lines: list[dict[str, Any]] | None = None,
-               fee_lines: list[dict[str, Any]] | None = None, currency: str = "USD", created_at=None,
+               fee_lines: list[dict[str, Any]] | None = None, currency: str = "USD", created_at: datetime | None = None,
                created_via: str = "rest-api", payment_method: str = "", payment_method_title: str = "",
                transaction_id: str = "", customer_note: str = "", meta_data: list[Any] | None = None,
                set_paid: bool = False) -> Order:
@@ -166,12 +167,12 @@ class OrderBook:
         order.tax_lines = []
         for rate in rates:   # WC_Abstract_Order::update_taxes(): each rate's rounded amounts, summed
             cart = sum((round_tax(t["total"]) for li in lines for t in li.taxes if t["id"] == rate.id), Decimal(0))
-            ship = sum((round_tax(t["total"]) for s in order.shipping_lines for t in s["taxes"] if t["id"] == rate.id),
-                       Decimal(0))
-            if cart or ship:
+            ship_tax = sum((round_tax(t["total"]) for s in order.shipping_lines for t in s["taxes"]
+                            if t["id"] == rate.id), Decimal(0))
+            if cart or ship_tax:
                 order.tax_lines.append({"id": self.ctx.next_item_id(), "rate_code": rate.rate_code, "rate_id": rate.id,
                                         "label": rate.display_label, "compound": rate.compound, "tax_total": cart,
-                                        "shipping_tax_total": ship, "rate_percent": float(rate.percent)})
+                                        "shipping_tax_total": ship_tax, "rate_percent": float(rate.percent)})
         if coupon:
             order.coupon_lines = [{"id": self.ctx.next_item_id(), "code": coupon_code, "discount": order.discount_total,
                                    "discount_tax": order.discount_tax, "discount_type": "fixed_cart",
@@ -179,7 +180,7 @@ class OrderBook:
 
     # --- status --------------------------------------------------------------------------------
 
-    def transition(self, order: Order, new: str, *, at=None) -> None:
+    def transition(self, order: Order, new: str, *, at: datetime | None = None) -> None:
         old = order.status
         if new == old:
             return
@@ -206,7 +207,7 @@ class OrderBook:
                              f"{STATUS_LABELS.get(new, new)}.", at=at)
         order.modified = at
 
-    def payment_complete(self, order: Order, *, at=None) -> None:
+    def payment_complete(self, order: Order, *, at: datetime | None = None) -> None:
         """set_paid: pending/on-hold/failed/cancelled orders become processing and are paid."""
         if order.status in ("pending", "on-hold", "failed", "cancelled", "checkout-draft"):
             at = at or self.ctx.now()
@@ -216,12 +217,12 @@ class OrderBook:
     def _stock_product(self, line: LineItem) -> Product | None:
         return self.catalog.get(line.variation_id or line.product_id) if (line.variation_id or line.product_id) else None
 
-    def _reduce_stock(self, order: Order, at) -> None:
+    def _reduce_stock(self, order: Order, at: datetime) -> None:
         changes = []
         for line in order.line_items:
             product = self._stock_product(line)
             owner = self.catalog.stock_owner(product) if product is not None else None
-            if owner is None or any(m["key"] == "_reduced_stock" for m in line.meta):
+            if product is None or owner is None or any(m["key"] == "_reduced_stock" for m in line.meta):
                 continue
             old = int(owner.stock_quantity or 0)
             self.catalog.set_quantity(owner, old - line.quantity, at)
@@ -232,13 +233,13 @@ class OrderBook:
             self.add_note(order, "Stock levels reduced: " + ", ".join(changes), at=at)
         order.stock_reduced = True
 
-    def _restore_stock(self, order: Order, at) -> None:
+    def _restore_stock(self, order: Order, at: datetime) -> None:
         changes = []
         for line in order.line_items:
             reduced = [m for m in line.meta if m["key"] == "_reduced_stock"]
             product = self._stock_product(line)
             owner = self.catalog.stock_owner(product) if product is not None else None
-            if not reduced or owner is None:
+            if not reduced or product is None or owner is None:
                 continue
             quantity = int(reduced[0]["value"])
             old = int(owner.stock_quantity or 0)
@@ -264,7 +265,7 @@ class OrderBook:
 
     # --- notes and updates ---------------------------------------------------------------------
 
-    def add_note(self, order: Order, text: str, *, customer_note: bool = False, at=None,
+    def add_note(self, order: Order, text: str, *, customer_note: bool = False, at: datetime | None = None,
                  author: str = "WooCommerce") -> Note:
         note = Note(id=self.ctx.next_note_id(), note=text, created=at or self.ctx.now(),
                     customer_note=customer_note, author=author)

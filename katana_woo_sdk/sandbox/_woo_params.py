@@ -32,8 +32,10 @@ CURRENCIES = ("AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF B
               "SCR SDG SEK SGD SHP SLL SOS SRD SSP STN SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU "
               "UZS VEF VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW").split()
 
-_INT_ARRAY = {"type": "array", "items": {"type": "integer"}}
-_COMMON = {
+# A spec (`validate`): argument name -> its JSON-schema-like rules.
+Spec = dict[str, dict[str, Any]]
+_INT_ARRAY: dict[str, Any] = {"type": "array", "items": {"type": "integer"}}
+_COMMON: Spec = {
     "context": {"type": "string", "enum": ["view", "edit"]},
     "page": {"type": "integer", "minimum": 1, "default": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
@@ -44,7 +46,7 @@ _COMMON = {
     "exclude": _INT_ARRAY, "include": _INT_ARRAY, "offset": {"type": "integer"},
     "order": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
 }
-PRODUCT_QUERY = {
+PRODUCT_QUERY: Spec = {
     **_COMMON,
     "orderby": {"type": "string", "default": "date", "enum": ["date", "id", "include", "title", "slug", "modified",
                                                                "menu_order", "price", "popularity", "rating"]},
@@ -55,7 +57,7 @@ PRODUCT_QUERY = {
     "max_price": {"type": "string"}, "stock_status": {"type": "string", "enum": STOCK_STATUSES},
     "search_sku": {"type": "string"}, "virtual": {"type": "boolean"}, "downloadable": {"type": "boolean"},
 }
-VARIATION_QUERY = {
+VARIATION_QUERY: Spec = {
     **_COMMON,
     "orderby": {"type": "string", "default": "date", "enum": ["date", "id", "include", "title", "slug", "modified",
                                                                "menu_order"]},
@@ -64,7 +66,7 @@ VARIATION_QUERY = {
     "on_sale": {"type": "boolean"}, "stock_status": {"type": "string", "enum": STOCK_STATUSES},
     "min_price": {"type": "string"}, "max_price": {"type": "string"},
 }
-ORDER_QUERY = {
+ORDER_QUERY: Spec = {
     **_COMMON,
     "orderby": {"type": "string", "default": "date", "enum": ["date", "id", "include", "title", "slug", "modified"]},
     "parent": _INT_ARRAY, "parent_exclude": _INT_ARRAY,
@@ -72,14 +74,14 @@ ORDER_QUERY = {
     "customer": {"type": "integer"}, "product": {"type": "integer"}, "dp": {"type": "integer", "default": 2},
     "created_via": {"type": "array", "items": {"type": "string"}},
 }
-NOTE_QUERY = {"context": {"type": "string", "enum": ["view", "edit"]},
+NOTE_QUERY: Spec = {"context": {"type": "string", "enum": ["view", "edit"]},
               "type": {"type": "string", "enum": ["any", "customer", "internal"], "default": "any"}}
-ITEM_QUERY = {"context": {"type": "string", "enum": ["view", "edit"]}, "force": {"type": "boolean", "default": False},
+ITEM_QUERY: Spec = {"context": {"type": "string", "enum": ["view", "edit"]}, "force": {"type": "boolean", "default": False},
               "dp": {"type": "integer", "default": 2}}
 
 _S, _B, _I = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}
 _A, _O = {"type": "array"}, {"type": "object"}
-PRODUCT_BODY = {
+PRODUCT_BODY: Spec = {
     "name": _S, "slug": _S, "type": {"type": "string", "enum": PRODUCT_TYPES},
     "status": {"type": "string", "enum": ["draft", "pending", "private", "publish", "future", "auto-draft", "trash"]},
     "featured": _B, "catalog_visibility": {"type": "string", "enum": ["visible", "catalog", "search", "hidden"]},
@@ -93,7 +95,7 @@ PRODUCT_BODY = {
 PRODUCT_DEFAULTS = {"type": "simple", "status": "publish", "featured": False, "catalog_visibility": "visible",
                     "virtual": False, "downloadable": False, "tax_status": "taxable", "manage_stock": False,
                     "backorders": "no", "stock_status": "instock"}
-VARIATION_BODY = {
+VARIATION_BODY: Spec = {
     "description": _S, "sku": _S, "regular_price": _S, "sale_price": _S,
     "status": {"type": "string", "enum": ["draft", "pending", "private", "publish"]}, "virtual": _B,
     "downloadable": _B, "tax_status": {"type": "string", "enum": ["taxable", "shipping", "none"]}, "tax_class": _S,
@@ -103,7 +105,7 @@ VARIATION_BODY = {
 }
 VARIATION_DEFAULTS = {"status": "publish", "virtual": False, "downloadable": False, "tax_status": "taxable",
                       "manage_stock": False, "backorders": "no", "stock_status": "instock"}
-ORDER_BODY = {
+ORDER_BODY: Spec = {
     "parent_id": _I, "status": {"type": "string", "enum": ["auto-draft", *ORDER_STATUSES]},
     "currency": {"type": "string", "enum": CURRENCIES}, "customer_id": _I, "customer_note": _S,
     "billing": {"type": "object", "email_fields": ["email"]}, "shipping": _O, "payment_method": _S,
@@ -111,8 +113,8 @@ ORDER_BODY = {
     "fee_lines": _A, "coupon_lines": _A, "set_paid": _B, "created_via": _S, "manual_update": _B,
 }
 ORDER_DEFAULTS = {"status": "pending", "currency": "USD", "customer_id": 0, "set_paid": False}
-NOTE_BODY = {"note": {"type": "string", "required": True}, "customer_note": _B, "added_by_user": _B}
-BATCH_BODY = {"create": {"type": "array", "items": {"type": "object"}},
+NOTE_BODY: Spec = {"note": {"type": "string", "required": True}, "customer_note": _B, "added_by_user": _B}
+BATCH_BODY: Spec = {"create": {"type": "array", "items": {"type": "object"}},
               "update": {"type": "array", "items": {"type": "object"}},
               "delete": {"type": "array", "items": {"type": "integer"}}}
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ._woo_catalog import Catalog
 from ._woo_http import Call, item_filter, paginate, sort_items
 from ._woo_json import note_json, order_json
-from ._woo_model import Order, StoreContext, WooError, php_int
+from ._woo_model import Note, Order, StoreContext, WooError, php_int
 from ._woo_orders import OrderBook
 from ._woo_params import BATCH_BODY, ITEM_QUERY, NOTE_BODY, NOTE_QUERY, ORDER_BODY, ORDER_DEFAULTS, ORDER_QUERY, validate
 from ._woo_rest_products import BATCH_LIMIT, _item_error
@@ -171,9 +171,10 @@ class OrderHandlers:
         if sum(len(data.get(op) or []) for op in ("create", "update", "delete")) > BATCH_LIMIT:
             raise WooError("woocommerce_rest_request_entity_too_large",
                            f"Unable to accept more than {BATCH_LIMIT} items for this request.", 413)
-        runs = {"create": lambda item: self._render(call, self._create({**ORDER_DEFAULTS, **item})),
-                "update": lambda item: self._update(self.book.get(item.get("id")), item, call),
-                "delete": lambda item: self._delete(self.book.get(item), True, call)}
+        runs: dict[str, Callable[[Any], Any]] = {
+            "create": lambda item: self._render(call, self._create({**ORDER_DEFAULTS, **item})),
+            "update": lambda item: self._update(self.book.get(item.get("id")), item, call),
+            "delete": lambda item: self._delete(self.book.get(item), True, call)}
         out: dict[str, list[Any]] = {}
         for op, run in runs.items():
             if op not in data:
@@ -214,7 +215,7 @@ class OrderHandlers:
         call.headers["Location"] = f"{call.api}/orders/{order.id}/notes/{note.id}"
         return 201, note_json(self.ctx, order, note, call.base)
 
-    def _note(self, call: Call, order: Order):
+    def _note(self, call: Call, order: Order) -> Note:
         for note in order.notes:
             if note.id == int(call.params["id"]):
                 return note

@@ -191,7 +191,9 @@ class ProductHandlers:
 
         return self._batch(call, create, update, delete)
 
-    def _batch(self, call: Call, create, update, delete) -> tuple[int, Any]:
+    def _batch(self, call: Call, create: Callable[[dict[str, Any]], dict[str, Any]],
+               update: Callable[[dict[str, Any]], dict[str, Any]],
+               delete: Callable[[Any], dict[str, Any]]) -> tuple[int, Any]:
         data = validate(call.params, BATCH_BODY)
         call.permit("batch")
         if sum(len(data.get(op) or []) for op in ("create", "update", "delete")) > BATCH_LIMIT:

@@ -24,6 +24,7 @@ Deviation on purpose: a real store refuses loopback and private delivery URLs
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -71,7 +72,7 @@ class WooWebhooks:
         self._waiting: set[tuple[int, int]] = set()
 
     def routes(self) -> list[tuple[str, str, dict[str, Callable[[Call], tuple[int, Any]]]]]:
-        item = {"GET": self.get, "POST": self.update, "PUT": self.update, "PATCH": self.update, "DELETE": self.delete}
+        item: dict[str, Callable[[Call], tuple[int, Any]]] = {"GET": self.get, "POST": self.update, "PUT": self.update, "PATCH": self.update, "DELETE": self.delete}
         return [("/webhooks", "/webhooks", {"GET": self.list, "POST": self.create}),
                 (r"/webhooks/(?P<id>\d+)", "/webhooks/{id}", item)]
 
@@ -205,8 +206,8 @@ class WooWebhooks:
             if hook.status != "active" or hook.topic not in topics or (hook.id, order_id) in self._waiting:
                 continue
             self._waiting.add((hook.id, order_id))
-            self.sender.submit(hook.delivery_url, lambda h=hook, o=order_id: self._render(h, o),
-                               lambda status, h=hook: self._delivered(h, status))
+            self.sender.submit(hook.delivery_url, functools.partial(self._render, hook, order_id),
+                               functools.partial(self._delivered, hook))
 
     def _render(self, hook: Hook, order_id: int) -> tuple[bytes, dict[str, str]]:
         with self.ctx.lock:

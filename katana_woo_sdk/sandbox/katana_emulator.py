@@ -51,7 +51,7 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 from ._katana_data import KatanaData
-from ._katana_model import KatanaApiError, Location, dec
+from ._katana_model import KatanaApiError, Location, Variant, dec
 from ._katana_http import KatanaApi
 from ._katana_lifecycle import fulfilled
 from ._katana_ratelimit import RateLimiter
@@ -186,7 +186,7 @@ class KatanaEmulator(Emulator):
         with self._lock:
             self.data.delete_variant(self._variant(sku_or_id))
 
-    def _variant(self, sku_or_id: str | int):
+    def _variant(self, sku_or_id: str | int) -> Variant:
         with self._lock:
             if isinstance(sku_or_id, int):
                 v = self.data.variants.get(sku_or_id)
@@ -284,10 +284,11 @@ class KatanaEmulator(Emulator):
         PARTIALLY_PACKED / PARTIALLY_DELIVERED. Returns the fulfilment as the API shows it."""
         with self._lock:
             so = self.data.live_sales_order(so_id)
+            wanted: dict[int | str, Decimal]   # row id (or a SKU none of its rows has) -> quantity
             if rows is None:
                 wanted = {row.id: row.quantity - fulfilled(so, row.id) for row in so.rows}
             else:
-                by_sku = {self.data.variants[row.variant_id].sku: row.id for row in so.rows}
+                by_sku: dict[str | None, int | str] = {self.data.variants[row.variant_id].sku: row.id for row in so.rows}
                 wanted = {by_sku.get(k, k) if isinstance(k, str) else k: dec(q) for k, q in rows.items()}
             body: dict[str, Any] = {"sales_order_id": so.id, "status": status, "sales_order_fulfillment_rows": [
                 {"sales_order_row_id": int(row_id), "quantity": float(q)} for row_id, q in wanted.items() if q > 0]}
@@ -389,9 +390,13 @@ class KatanaEmulator(Emulator):
             value = unquote(request.params["key"])
             return int(value) if value.isdigit() else value
 
+        def number(request: Request) -> int:   # the key of a `\d+` route
+            return int(unquote(request.params["key"]))
+
         def set_stock(request: Request) -> None:
             b = body(request)
-            self.set_stock(b.get("sku", b.get("variant_id")), b["location"], b["quantity"], expected=b.get("expected"))
+            ref: Any = b.get("sku", b.get("variant_id"))   # as the request gives it
+            self.set_stock(ref, b["location"], b["quantity"], expected=b.get("expected"))
 
         def inventory(request: Request) -> dict[str, str]:
             row = self.inventory_of(request.arg("sku") or "", request.arg("location") or "")
@@ -412,16 +417,16 @@ class KatanaEmulator(Emulator):
             ("PUT", "/katana/stock", set_stock),
             ("GET", "/katana/inventory", inventory),
             ("GET", "/katana/sales_orders", lambda r: self.sales_orders()),
-            ("POST", r"/katana/sales_orders/(?P<key>\d+)/deliver", lambda r: self.deliver_sales_order(key(r))),
+            ("POST", r"/katana/sales_orders/(?P<key>\d+)/deliver", lambda r: self.deliver_sales_order(number(r))),
             ("POST", r"/katana/sales_orders/(?P<key>\d+)/fulfil",
-             lambda r: self.fulfil_sales_order(key(r), **body(r))),
-            ("DELETE", r"/katana/sales_orders/(?P<key>\d+)", lambda r: self.delete_sales_order(key(r))),
+             lambda r: self.fulfil_sales_order(number(r), **body(r))),
+            ("DELETE", r"/katana/sales_orders/(?P<key>\d+)", lambda r: self.delete_sales_order(number(r))),
             ("GET", "/katana/stock_adjustments", lambda r: self.stock_adjustments()),
-            ("DELETE", r"/katana/stock_adjustments/(?P<key>\d+)", lambda r: self.delete_stock_adjustment(key(r))),
+            ("DELETE", r"/katana/stock_adjustments/(?P<key>\d+)", lambda r: self.delete_stock_adjustment(number(r))),
             ("GET", "/katana/inventory_movements",
              lambda r: self.inventory_movements(r.arg("sku"), r.arg("location"), resource_type=r.arg("resource_type"))),
             ("GET", "/katana/customers", lambda r: self.customers()),
-            ("DELETE", r"/katana/customers/(?P<key>\d+)", lambda r: self.delete_customer(key(r))),
+            ("DELETE", r"/katana/customers/(?P<key>\d+)", lambda r: self.delete_customer(number(r))),
         ]
         for method, pattern, fn in table:
             self.server.admin_route(method, pattern, guarded(fn))

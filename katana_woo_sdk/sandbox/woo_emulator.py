@@ -61,7 +61,7 @@ from ._woo_auth import Authenticator
 from ._woo_catalog import Catalog
 from ._woo_http import API_PREFIX, WooHttp
 from ._woo_json import order_json, product_json
-from ._woo_model import ORDER_STATUSES, StoreContext, WooError, as_utc
+from ._woo_model import ORDER_STATUSES, Order, StoreContext, WooError, as_utc
 from ._woo_after import edit_lines, refund
 from ._woo_orders import OrderBook
 from ._woo_rest_orders import OrderHandlers
@@ -192,13 +192,13 @@ class WooEmulator(Emulator):
                 data["stock_quantity"] = int(stock)
             parent = self._catalog.create_product(data)
             for variation in variations:
-                own = variation.get("stock")
+                own_stock = variation.get("stock")
                 body: dict[str, Any] = {"sku": variation.get("sku") or "", "regular_price": _price(variation["price"]),
-                                        "manage_stock": isinstance(own, int) and not isinstance(own, bool),
+                                        "manage_stock": isinstance(own_stock, int) and not isinstance(own_stock, bool),
                                         "attributes": [{"name": a, "option": o}
                                                        for a, o in (variation.get("attributes") or {}).items()]}
                 if body["manage_stock"]:
-                    body["stock_quantity"] = own
+                    body["stock_quantity"] = own_stock
                 self._catalog.create_variation(parent, body)
             return product_json(self._catalog, parent, self._base())
 
@@ -295,13 +295,13 @@ class WooEmulator(Emulator):
             edit_lines(self._book, order, {self._line_id(order, k, new_ok=True): int(q) for k, q in lines.items()})
             return order_json(self._catalog, order, self._base())
 
-    def _order(self, order_id: int):
+    def _order(self, order_id: int) -> Order:
         order = self._book.get(order_id)
         if order is None:
             raise KeyError(f"no order {order_id}")
         return order
 
-    def _line_id(self, order, key: Any, *, new_ok: bool = False) -> Any:
+    def _line_id(self, order: Order, key: Any, *, new_ok: bool = False) -> Any:
         """A line item id from an id or the SKU of one of the order's lines (a SKU the order lacks
         stays a SKU when `new_ok`: a line to add)."""
         for line in order.line_items:
