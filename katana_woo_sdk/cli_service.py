@@ -97,7 +97,8 @@ def _cmd_webhooks(args: argparse.Namespace) -> int:
         else:
             report = webhooks.status(config, runner.katana, runner.woo, runner.state, args.url)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return report.exit_code
+    code: int = report.exit_code
+    return code
 
 
 __all__ = ["add_service_commands"]

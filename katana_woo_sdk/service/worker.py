@@ -120,9 +120,11 @@ class Worker:
         variants: dict[int, set[int]] = {}
         everywhere: set[int] = set()
         for t in wanted:
-            stores |= t.scope.stores
-            everywhere |= t.scope.everywhere
-            for location, ids in t.scope.variants.items():
+            scope = t.scope
+            assert scope is not None  # an unscoped entry returned above
+            stores |= scope.stores
+            everywhere |= scope.everywhere
+            for location, ids in scope.variants.items():
                 variants.setdefault(location, set()).update(ids)
         sources = sorted({t.entry.topic for t in wanted})
         focus = changes.Focus({k: frozenset(v) for k, v in variants.items()}, f"{len(wanted)} events "
@@ -144,7 +146,7 @@ class Worker:
 
     def _finish(self, triaged: list[Triage], outcome: str) -> int:
         versions = {t.entry.id: t.version for t in triaged if t.version}
-        done = self.inbox.inbox_finish([t.entry.id for t in triaged], outcome, version=versions)
+        done: int = self.inbox.inbox_finish([t.entry.id for t in triaged], outcome, version=versions)
         now = datetime.now(timezone.utc)
         for t in triaged:
             self.metrics.event_latency.labels(t.entry.source).observe((now - t.entry.received_at).total_seconds())

@@ -57,7 +57,7 @@ class InboxAdded:
     entry_id: int | None
 
 
-def _entry(row: tuple) -> InboxEntry:
+def _entry(row: tuple[Any, ...]) -> InboxEntry:
     cells = dict(zip(_COLUMNS, row))
     cells["received_at"] = datetime.fromisoformat(cells["received_at"])
     cells["processed_at"] = datetime.fromisoformat(cells["processed_at"]) if cells["processed_at"] else None
@@ -146,8 +146,9 @@ class InboxMixin:
         again: harmless, since every action is idempotent, and the table stays small)."""
         cutoff = _iso(self._now() - older_than)
         with self._tx() as conn:
-            return conn.execute("DELETE FROM inbox WHERE status <> 'pending' AND received_at < ?",
-                                (cutoff,)).rowcount
+            pruned: int = conn.execute("DELETE FROM inbox WHERE status <> 'pending' AND received_at < ?",
+                                       (cutoff,)).rowcount
+            return pruned
 
     def inbox_defer_checkpoints(self: Any) -> None:
         """For the receiver's own connection: never run a WAL checkpoint inside an acknowledgement.
