@@ -52,6 +52,7 @@ from .worker import Worker, wait_debounce
 log = logging.getLogger(__name__)
 
 OWNER = "katana-woo run"
+BURST_HOLD = 3.0     # seconds a burst may hold the worker back beyond its debounce window
 INBOX_KEEP = timedelta(days=7)
 
 
@@ -87,6 +88,7 @@ class Service:
         self._last_ok: float | None = None
         self._interrupted = False
         self._waiting = False
+        self._receiver: Receiver | None = None
         self.runner = self._build_runner(progress)
         # The receiver's own connection, used for nothing but the acknowledgements (and the health
         # endpoints' reads): the loop and the worker read and finish the inbox on the runner's, so an
@@ -177,7 +179,10 @@ class Service:
     def _listen(self) -> None:
         if self.options.listen is not None:
             host, port = self.options.listen
-            app = Receiver(inbox=self.inbox, woo_secret=self.woo_secret, katana_token=self.katana_token,
+            # waitress warns of a non-empty task queue on every request that finds one: under a burst,
+            # a line per delivery, written by the thread that accepts the connections. Its errors stay.
+            logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+            app = self._receiver = Receiver(inbox=self.inbox, woo_secret=self.woo_secret, katana_token=self.katana_token,
                            metrics=self.metrics, wake=self._wake.set, health=self.health)
             channels: dict[int, Any] = {}
             self._server = waitress.server.create_server(app, map=channels, host=host, port=port,
@@ -223,7 +228,8 @@ class Service:
                 self._beat = time.monotonic()
                 pending = self.runner.state.inbox_pending(1)
                 if pending:
-                    if wait_debounce(pending[0].received_at, self.options.debounce, self._stop.wait):
+                    if wait_debounce(pending[0].received_at, self.options.debounce, self._stop.wait) \
+                            and self._wait_out_burst():
                         self._drain()
                     continue
                 if time.monotonic() >= next_at:
@@ -238,6 +244,23 @@ class Service:
                 # Actions were skipped: the next run (this service's or an apply's) reads everything.
                 self.runner.state.set_cursor(changes.ACCOUNT, changes.LAST_FULL, None)
                 log.info("stopped in the middle of a run: the next run is a full one")
+
+    def _wait_out_burst(self) -> bool:
+        """While deliveries keep arriving (a burst: a bulk edit, a sender catching up), wait until
+        none came for one debounce window, `BURST_HOLD` s at most: the burst becomes one run, and
+        the work does not take the interpreter from the acknowledgements meanwhile. False if
+        stopping was asked."""
+        if self._receiver is None:
+            return True
+        window = max(self.options.debounce, 0.05)
+        limit = time.monotonic() + BURST_HOLD
+        while True:
+            now = time.monotonic()
+            quiet = now - self._receiver.last_delivery
+            if quiet >= window or now >= limit:
+                return True
+            if self._stop.wait(min(window - quiet, limit - now)):
+                return False
 
     def _drain(self) -> None:
         result = self.worker.drain()

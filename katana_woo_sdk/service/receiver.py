@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -51,6 +52,7 @@ class Receiver:
                  metrics: Metrics, wake: Callable[[], None], health: Callable[[], Health]):
         self.inbox, self.woo_secret, self.katana_token = inbox, woo_secret, katana_token
         self.metrics, self.wake, self.health = metrics, wake, health
+        self.last_delivery = 0.0        # time.monotonic() of the last delivery stored (the loop waits out bursts)
 
     def __call__(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
@@ -109,6 +111,7 @@ class Receiver:
             log.error("webhook inbox: cannot store a %s delivery: %s", source, exc)
             return 503, {"error": "the inbox is unavailable; deliver again later"}
         self.metrics.deliveries.labels(source, added.result).inc()
+        self.last_delivery = time.monotonic()
         if added.result == "new":
             self.wake()
         return 200, {"ok": True, "result": added.result, "entry": added.entry_id}
