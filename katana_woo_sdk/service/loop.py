@@ -6,18 +6,22 @@ Called by the CLI (`cli_service`), by tests and by `bench/bench_service.py`::
         service.run()            # until service.stop() (SIGTERM/SIGINT in the CLI)
 
 What one service does, from start to stop:
+* serves the webhook receiver and the health endpoints with waitress (`service.receiver`), on a
+  state connection of its own that does nothing but acknowledgements;
 * takes the state's lock and holds it for its whole life (a second `run` or an `apply` on the same
-  state waits up to `state.lock_timeout_seconds`, then is refused naming this process);
-* serves the webhook receiver and the health endpoints with waitress (`service.receiver`);
+  state waits up to `state.lock_timeout_seconds`, then is refused naming this process; with
+  `standby`, it waits as long as it takes, ready and receiving meanwhile);
 * runs a full reconcile at start (`Runner.apply(full=True)`), then `Runner.apply()` every `every`
   seconds: the batch's own apply, incremental where it can be (full again every
   `reconcile.full_every_hours`), which finds whatever a lost or disabled webhook did not announce;
 * between them, drains the inbox (`service.worker`): the deliveries that arrived within `debounce`
-  seconds of the first one are one run;
+  seconds of the first one (and the rest of a burst still arriving, `BURST_HOLD` s at most) are one
+  run, focused on the stores and variants they name (`changes.Focus`); WAL checkpoints run here,
+  between runs, never inside an acknowledgement;
 * on `stop()`: the action in progress finishes and is recorded, every later action of that run is
   skipped and logged as skipped, the run is closed in the run log, the next run is made a full
   one (so nothing skipped is left behind), the lock is released, and `run()` returns.
-Every run, event-driven or not, is the same `Runner.apply` with the same guarantees (exactly once,
+Every run, event-driven (focused) or not, is the same `Runner.apply` with the same guarantees (exactly once,
 locations, blocked stores, reports and the run log), sharing one Katana client and so one rate
 budget; nothing of the engines is copied here.
 """
