@@ -318,8 +318,14 @@ class AdvisoryLocks:
         if self._conn is None:
             self._conn = self.target.connect(self.owner)
         try:
-            if not self._try(key) and not self._wait(key, timeout):
-                holder = self.holder(key)
+            taken = self._try(key) or self._wait(key, timeout)
+            holder = None if taken else self.holder(key)
+            if not taken and holder is None:
+                # It let go between our try and our look at who held it: one more try, so that a
+                # refusal names its holder (or the lock is ours after all).
+                taken = self._try(key)
+                holder = None if taken else self.holder(key)
+            if not taken:
                 by = f"by {holder.describe()}" if holder else "by another runner (holder not yet known)"
                 err = StateLockedError(f"{kind} {label} is locked {by}; wait for it to finish, or retry "
                                        f"with a longer timeout")
