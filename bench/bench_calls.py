@@ -99,7 +99,9 @@ def w1(args) -> dict[str, Any]:
             settle = checked(after, remote.call("counts"))
             again = runner.apply()
             second = checked(again, remote.call("counts"))
-        k_min = 1 + len(locations) * pages(variants, KATANA_PAGE)
+        # A first run (no state) lists each store's sales orders in Katana once: what a lost state
+        # must learn before importing (never twice) and before the order lifecycle's transitions.
+        k_min = 1 + len(locations) * pages(variants, KATANA_PAGE) + len(stores)
         per_store_lookup = min(pages(variants, SKUS_PER_LOOKUP),
                                pages(info["products_per_store"], WOO_PAGE) + info["variable_parents"])
         w_min = len(stores) * (per_store_lookup + 1 + 1)
@@ -110,7 +112,8 @@ def w1(args) -> dict[str, Any]:
                 "rows": [
                     row("Katana calls, full sync", got["katana"], k_min,
                         f"1 GET /locations + {len(locations)} locations x {pages(variants, KATANA_PAGE)} pages of "
-                        f"GET /inventory?extend[]=variant ({variants} variants, 250 a page)"),
+                        f"GET /inventory?extend[]=variant ({variants} variants, 250 a page) + {len(stores)} stores x 1 "
+                        f"GET /sales_orders?ecommerce_store_name= (the store's orders in Katana, none yet)"),
                     row("WooCommerce reads, full sync", got["woocommerce reads"], w_min,
                         f"{len(stores)} stores x ({per_store_lookup} SKU lookups, 100 SKUs a call + 1 listing of "
                         f"the open orders + 1 read of the orders changed before the writes)"),
@@ -234,11 +237,12 @@ def plan_size(n: int) -> dict[str, Any]:
             remote.call("counts")
         stores = info["stores"]
         locations = sorted(set(stores.values()))
-        k = 1 + len(locations) * pages(n, KATANA_PAGE)
+        k = 1 + len(locations) * pages(n, KATANA_PAGE) + len(stores)   # + each store's sales orders (w1)
         w = len(stores) * (pages(n, SKUS_PER_LOOKUP) + 1)
         return {"cpu": cpu, "wall": wall, "peak_rss": rss, "traced_peak": traced, "calls": sum(routes.values()),
                 "minimum": k + w, "routes": routes, "actions": sum(len(s.actions) for s in planned.stores),
-                "terms": f"Katana {k} (1 locations + {len(locations)} x {pages(n, KATANA_PAGE)} inventory pages) + "
+                "terms": f"Katana {k} (1 locations + {len(locations)} x {pages(n, KATANA_PAGE)} inventory pages + "
+                         f"{len(stores)} stores' sales orders) + "
                          f"WooCommerce {w} ({len(stores)} stores x ({pages(n, SKUS_PER_LOOKUP)} SKU lookups + 1 "
                          f"open-orders listing))"}
 
