@@ -24,7 +24,7 @@ import contextlib
 import logging
 import os
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ._http import CallCounter
 from ._location_sync import Changed, LocationSync
@@ -370,10 +370,7 @@ class Runner:
             work = self._read_and_plan(ctx, selected, confirm_shared_import, False, stock=False, full=kind.full)
             applying = [w for w in work if not w.companion]
             # Every store's buyers at once: one listing of the account's customers can beat a lookup each.
-            ctx.prefetch_customers(
-                (w.known_facts.by_id()[order_engine.import_payload(a).woo_order_id].billing.get("email") or "")
-                for w in applying if w.live and w.orders is not None for a in w.orders.actions
-                if a.kind == "order.import")
+            ctx.prefetch_customers(_buyers(applying))
             results: dict[str, list[ActionResult]] = {w.name: [] for w in applying}
             holds: dict[str, tuple[Hold, ...]] = {}
             for w in applying:
@@ -717,3 +714,15 @@ def _saved_store(plan: Plan | None, name: str) -> StorePlan | None:
     if plan is None:
         return None
     return next((s for s in plan.stores if s.store == name), None)
+
+
+def _buyers(applying: Sequence[StoreWork]) -> Iterator[str]:
+    """The e-mail of each order the stores will import (each store's orders indexed once: a store
+    with 100,000 orders to adopt must not rebuild the index per order)."""
+    for w in applying:
+        if not w.live or w.orders is None:
+            continue
+        orders = w.known_facts.by_id()
+        for a in w.orders.actions:
+            if a.kind == "order.import":
+                yield orders[order_engine.import_payload(a).woo_order_id].billing.get("email") or ""
