@@ -19,8 +19,9 @@ WAIT_BAR_SECONDS = 3.0
 def interactive() -> bool:
     """A notebook kernel with widgets, or a terminal on stderr."""
     try:
-        from IPython.core.getipython import get_ipython   # where IPython defines it (re-exported untyped)
-        shell = get_ipython()  # type: ignore[no-untyped-call]  # IPython leaves get_ipython unannotated
+        # Looked up, not imported by name: IPython 8 leaves it unannotated and IPython 9 annotates
+        # it, and the type check must pass with either.
+        shell: Any = getattr(importlib.import_module("IPython"), "get_ipython")()
         if shell is not None and "IPKernelApp" in shell.config:
             # tqdm.auto needs ipywidgets in a kernel; without it it warns and prints text bars.
             return importlib.util.find_spec("ipywidgets") is not None
