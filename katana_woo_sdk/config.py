@@ -86,6 +86,13 @@ class Secret:
         return (Secret, (self._value,))
 
 
+def revealed(secret: Secret | None) -> str:
+    """A store's credential (`runner`, `snapshot`, `service.loop` build their clients with it): every
+    enabled store of a config loaded with its environment has both, so None is a bug, not a user's."""
+    assert secret is not None
+    return secret.reveal()
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """Client-side throttle for one Katana API key."""

@@ -31,7 +31,7 @@ from ._location_sync import Changed, LocationSync
 from ._store_work import StoreWork
 from .actions import LocationRef, MappingChange, OrderDeletion, OrderDelivery, RowUpdate
 from .conditions import read_status, record_conditions
-from .config import Config, Secret, StoreConfig, load_config
+from .config import Config, StoreConfig, load_config, revealed
 from .contract import Decision, check_saved_plan, decide
 from .engines import changes
 from .engines import duplicates
@@ -85,7 +85,7 @@ class Runner:
                                   period=config.katana.rate_limit.period_seconds, counter=self.calls)
         self.katana = katana
         if woo is None:
-            woo = {s.name: WooClient(s.url, _revealed(s.consumer_key), _revealed(s.consumer_secret),
+            woo = {s.name: WooClient(s.url, revealed(s.consumer_key), revealed(s.consumer_secret),
                                      allow_insecure_http=s.allow_insecure_http, verify=s.verify, name=s.name,
                                      counter=self.calls)
                    for s in config.enabled_stores}
@@ -690,11 +690,6 @@ class Runner:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def _revealed(secret: Secret | None) -> str:
-    """A store's credential: every enabled store of a config loaded with its environment has both."""
-    assert secret is not None
-    return secret.reveal()
 
 
 def _shown_path(path: os.PathLike[str] | None) -> str | None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ._http import CallCounter
-from .config import Config, Secret, StoreConfig
+from .config import Config, StoreConfig, revealed
 from .engines.initial_import import PREFIX as INITIAL_IMPORT_PREFIX
 from .engines.pending import STOCK_TAKING
 from .katana import KatanaClient
@@ -68,12 +68,6 @@ SALES_ORDER_FIELDS = ("id", "order_no", "customer_id", "location_id", "status", 
 SO_ROW_FIELDS = ("id", "variant_id", "quantity", "price_per_unit", "location_id", "tax_rate_id", "total_discount")
 
 
-def _revealed(secret: Secret | None) -> str:
-    """A store's credential: every enabled store of a config loaded with its environment has both."""
-    assert secret is not None
-    return secret.reveal()
-
-
 def take_snapshot(config: Config, *, katana: KatanaClient | None = None, woo: Mapping[str, WooClient] | None = None,
                   now: datetime | None = None) -> dict[str, Any]:
     """Read what a plan and an apply of `config` would read, without contact data (see the module
@@ -87,7 +81,7 @@ def take_snapshot(config: Config, *, katana: KatanaClient | None = None, woo: Ma
     stores = list(config.enabled_stores)
     own_woo = woo is None
     if woo is None:
-        woo = {s.name: WooClient(s.url, _revealed(s.consumer_key), _revealed(s.consumer_secret),
+        woo = {s.name: WooClient(s.url, revealed(s.consumer_key), revealed(s.consumer_secret),
                                  allow_insecure_http=s.allow_insecure_http, verify=s.verify, name=s.name,
                                  counter=calls) for s in stores}
     try:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 import waitress
 import waitress.server   # create_server, which the stubs of the package itself do not list
 
-from ..config import Config, Secret
+from ..config import Config, revealed
 from ..engines import changes
 from ..errors import ConfigError, StateLockedError
 from ..katana import KatanaClient
@@ -70,11 +70,6 @@ class ServiceOptions:
     threads: int = 8
     standby: bool = False     # wait for the state lock as long as it takes (a hot standby replica)
 
-
-def _revealed(secret: Secret | None) -> str:
-    """A store's credential: every enabled store of a config loaded with its environment has both."""
-    assert secret is not None
-    return secret.reveal()
 
 class Service:
     """One config's continuous sync. `runner=` is a seam for tests (it is not closed here)."""
@@ -113,7 +108,7 @@ class Service:
                                 base_url=c.katana.base_url)
         katana = KatanaClient(key, base_url=c.katana.base_url, limiter=MeteredLimiter(bucket, self.metrics),
                               session=self._session(c.katana.base_url, "katana"))
-        woo = {s.name: WooClient(s.url, _revealed(s.consumer_key), _revealed(s.consumer_secret),
+        woo = {s.name: WooClient(s.url, revealed(s.consumer_key), revealed(s.consumer_secret),
                                  allow_insecure_http=s.allow_insecure_http, verify=s.verify, name=s.name,
                                  counter=katana.calls, session=self._session(s.url, "woocommerce"))
                for s in c.enabled_stores}
