@@ -11,21 +11,14 @@ from decimal import Decimal
 
 import pytest
 
-from katana_woo_sdk import sandbox
 
 from _harness import make_runner, orders_for
+from _lifecycle_world import imported, lifecycle_world
 
 
 @pytest.fixture
 def box():
-    with sandbox.start(dataset=None, katana_rate=None) as sb:
-        sb.katana.seed({"locations": [{"name": "Main", "is_primary": True}],
-                        "variants": [{"sku": "MUG", "sales_price": 10}, {"sku": "TEE", "sales_price": 20}],
-                        "stock": [{"sku": "MUG", "location": "Main", "quantity": 40},
-                                  {"sku": "TEE", "location": "Main", "quantity": 40}]})
-        shop = sb.add_store("shop")
-        shop.add_product("MUG", "Mug", "10.00", stock=40)
-        shop.add_product("TEE", "Tee", "20.00", stock=40)
+    with lifecycle_world() as sb:
         yield sb
 
 
@@ -47,16 +40,6 @@ def _lifecycle(report):
     return _kinds(report, "order.deliver", "order.complete_in_store", "order.delete", "order.update_rows")
 
 
-def _imported(box, tmp_path, lines=(("MUG", 2),), **orders):
-    """An order placed and imported; returns (runner, WooCommerce order, its sales order)."""
-    shop = box.stores["shop"]
-    order = shop.place_order(list(lines))
-    runner = _runner(box, tmp_path, **orders)
-    _apply(runner)
-    (so,) = orders_for(box, "shop", order["id"])
-    return runner, order, so
-
-
 def _settled(runner):
     """The apply after a change: it may read back what the last one wrote; then nothing is left to do."""
     time.sleep(1.1)          # the store's modified_after is to the second
@@ -66,7 +49,7 @@ def _settled(runner):
 
 
 def test_delivered_in_katana_completes_the_order_in_the_store_once(box, tmp_path, state_backend):
-    runner, order, so = _imported(box, tmp_path)
+    runner, order, so = imported(box, tmp_path)
     box.katana.fulfil_sales_order(so["id"], tracking_number="TRK-123")
     report = _apply(runner)
     assert _lifecycle(report) == [("order.complete_in_store", "applied")]
@@ -86,7 +69,7 @@ def test_delivered_in_katana_completes_the_order_in_the_store_once(box, tmp_path
 
 
 def test_partially_delivered_changes_nothing(box, tmp_path):
-    runner, order, so = _imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)))
+    runner, order, so = imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)))
     box.katana.fulfil_sales_order(so["id"], {"MUG": 2})
     assert box.katana.sales_order(so["id"])["status"] == "PARTIALLY_DELIVERED"
     assert _lifecycle(_apply(runner)) == []
@@ -95,7 +78,7 @@ def test_partially_delivered_changes_nothing(box, tmp_path):
 
 
 def test_completed_in_the_store_delivers_the_sales_order_once(box, tmp_path, state_backend):
-    runner, order, so = _imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)))
+    runner, order, so = imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)))
     box.stores["shop"].set_order_status(order["id"], "completed")
     report = _apply(runner)
     assert _lifecycle(report) == [("order.deliver", "applied")]

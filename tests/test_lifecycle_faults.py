@@ -9,34 +9,18 @@ import time
 
 import pytest
 
-from katana_woo_sdk import sandbox
 from katana_woo_sdk.engines import fulfilment
 
 from _harness import make_runner, orders_for
+from _lifecycle_world import imported, lifecycle_world
 
 FULFIL = r"/sales_order_fulfillments$"
 
 
 @pytest.fixture
 def box():
-    with sandbox.start(dataset=None, katana_rate=None) as sb:
-        sb.katana.seed({"locations": [{"name": "Main", "is_primary": True}],
-                        "variants": [{"sku": "MUG", "sales_price": 10}, {"sku": "TEE", "sales_price": 20}],
-                        "stock": [{"sku": "MUG", "location": "Main", "quantity": 40},
-                                  {"sku": "TEE", "location": "Main", "quantity": 40}]})
-        shop = sb.add_store("shop")
-        shop.add_product("MUG", "Mug", "10.00", stock=40)
-        shop.add_product("TEE", "Tee", "20.00", stock=40)
+    with lifecycle_world() as sb:
         yield sb
-
-
-def _imported(box, tmp_path, lines=(("MUG", 2),), **orders):
-    order = box.stores["shop"].place_order(list(lines))
-    runner = make_runner(box, tmp_path, {"shop": {"location": "Main", "orders": orders}})
-    report = runner.apply()
-    assert not report.has_failures, str(report)
-    (so,) = orders_for(box, "shop", order["id"])
-    return runner, order, so
 
 
 def _lifecycle(report):
@@ -46,7 +30,7 @@ def _lifecycle(report):
 
 @pytest.mark.parametrize("fault", [{"status": 502}, {"drop": True}], ids=["502", "dropped"])
 def test_a_fulfilment_whose_answer_is_lost_is_looked_up_not_sent_again(box, tmp_path, fault):
-    runner, order, so = _imported(box, tmp_path)
+    runner, order, so = imported(box, tmp_path)
     box.stores["shop"].set_order_status(order["id"], "completed")
     box.katana.server.inject_fault(method="POST", path=FULFIL, after=True, **fault)
     report = runner.apply()
@@ -59,7 +43,7 @@ def test_a_fulfilment_whose_answer_is_lost_is_looked_up_not_sent_again(box, tmp_
 
 
 def test_a_fulfilment_lost_before_katana_saw_it_stays_owed_and_the_next_run_delivers_once(box, tmp_path):
-    runner, order, so = _imported(box, tmp_path)
+    runner, order, so = imported(box, tmp_path)
     box.stores["shop"].set_order_status(order["id"], "completed")
     box.katana.server.inject_fault(method="POST", path=FULFIL, status=503, times=1)
     report = runner.apply()
@@ -90,7 +74,7 @@ def _before(monkeypatch, kind, world):
 
 
 def test_an_order_shipped_in_katana_during_the_apply_is_not_deleted(box, tmp_path, monkeypatch):
-    runner, order, so = _imported(box, tmp_path, cancelled="delete_if_not_shipped")
+    runner, order, so = imported(box, tmp_path, cancelled="delete_if_not_shipped")
     box.stores["shop"].set_order_status(order["id"], "cancelled")
     _before(monkeypatch, "order.delete", lambda action: box.katana.deliver_sales_order(so["id"]))
     report = runner.apply()
@@ -111,7 +95,7 @@ def test_an_order_shipped_in_katana_during_the_apply_is_not_deleted(box, tmp_pat
 
 
 def test_an_order_cancelled_in_the_store_during_the_apply_is_not_completed(box, tmp_path, monkeypatch):
-    runner, order, so = _imported(box, tmp_path)
+    runner, order, so = imported(box, tmp_path)
     box.katana.deliver_sales_order(so["id"])
     shop = box.stores["shop"]
     _before(monkeypatch, "order.complete_in_store", lambda action: shop.set_order_status(order["id"], "cancelled"))
@@ -131,7 +115,7 @@ def test_an_order_cancelled_in_the_store_during_the_apply_is_not_completed(box, 
 
 
 def test_an_order_edited_again_during_the_apply_ends_with_the_rows_of_its_last_edit(box, tmp_path, monkeypatch):
-    runner, order, so = _imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)), edits="update_rows")
+    runner, order, so = imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)), edits="update_rows")
     shop = box.stores["shop"]
     shop.edit_order(order["id"], {"MUG": 1})
     _before(monkeypatch, "order.update_rows", lambda action: shop.edit_order(order["id"], {"MUG": 4, "TEE": 0}))
@@ -187,7 +171,7 @@ def test_a_saved_plan_carries_every_lifecycle_action_through_its_file(box, tmp_p
 
 
 def test_a_completion_whose_note_fails_stands_and_says_so(box, tmp_path):
-    runner, order, so = _imported(box, tmp_path)
+    runner, order, so = imported(box, tmp_path)
     box.katana.deliver_sales_order(so["id"])
     shop = box.stores["shop"]
     shop.server.inject_fault(method="POST", path=r"/orders/\d+/notes$", status=500, times=1)

@@ -11,31 +11,18 @@ from decimal import Decimal
 
 import pytest
 
-from katana_woo_sdk import sandbox
 
-from _harness import make_runner, orders_for
+from _lifecycle_world import imported, lifecycle_world
 
 
 @pytest.fixture
 def box():
-    with sandbox.start(dataset=None, katana_rate=None) as sb:
-        sb.katana.seed({"locations": [{"name": "Main", "is_primary": True}],
-                        "variants": [{"sku": "MUG", "sales_price": 10}, {"sku": "TEE", "sales_price": 20},
-                                     {"sku": "CAP", "sales_price": 5}],
-                        "stock": [{"sku": s, "location": "Main", "quantity": 40} for s in ("MUG", "TEE", "CAP")]})
-        shop = sb.add_store("shop")
-        for sku, price in (("MUG", "10.00"), ("TEE", "20.00"), ("CAP", "5.00")):
-            shop.add_product(sku, sku.title(), price, stock=40)
+    with lifecycle_world(("MUG", "TEE", "CAP")) as sb:
         yield sb
 
 
 def _imported(box, tmp_path, lines=(("MUG", 2), ("TEE", 1)), **orders):
-    order = box.stores["shop"].place_order(list(lines))
-    runner = make_runner(box, tmp_path, {"shop": {"location": "Main", "orders": orders}})
-    report = runner.apply()
-    assert not report.has_failures, str(report)
-    (so,) = orders_for(box, "shop", order["id"])
-    return runner, order, so
+    return imported(box, tmp_path, lines, **orders)
 
 
 def _apply(runner):
