@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-
 from _lifecycle_world import imported, lifecycle_world
 
 
