@@ -219,3 +219,90 @@ def test_katana_ids_filters_are_lookups_that_still_honour_the_other_filters(kata
     assert [r["id"] for r in kget(katana, "/sales_order_rows", ids=rows[0], sales_order_ids=ids[2]).json()["data"]] \
         == []
     assert [c["name"] for c in kget(katana, "/customers", ids=customers).json()["data"]] == ["Ann", "Bob"]
+
+
+# --- the walks of a long history: indexes and remembered matches ---------------------------------
+
+def test_the_order_walk_index_answers_what_a_scan_of_every_order_does(store):
+    """`orderby=modified` with status and `modified_after` (a sync's walk) is read from an index;
+    `exclude` of an id no order has sends the same query down the scan. Both must agree, page by
+    page, both ways, after every kind of change (created, status moved, trashed, deleted)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    rng = random.Random(7)
+    base = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    store.add_product("W-1", "Walked", "3.00", stock=10_000)
+    store.set_clock(lambda: base)
+    ids = []
+    for n in range(60):
+        when = base + timedelta(seconds=rng.choice((0, 0, 1, 2, 5, 60, 3600)) + n // 7)
+        store.set_clock(lambda when=when: when)
+        ids.append(store.place_order([("W-1", 1)], status=rng.choice(("processing", "on-hold", "completed",
+                                                                          "pending")))["id"])
+
+    def agree():
+        for params in ({"status": "processing,on-hold"}, {"status": "any"}, {"status": "completed"},
+                       {"status": "trash"}, {"modified_after": "2026-05-01T00:00:03", "dates_are_gmt": "true"},
+                       {"status": "on-hold", "modified_after": "2026-05-01T00:00:01", "dates_are_gmt": "true"}):
+            for order in ("asc", "desc"):
+                for page in (1, 2, 3, 9):
+                    query = {"orderby": "modified", "order": order, "per_page": 7, "page": page, **params}
+                    fast = requests.get(store.api_url + "/orders", params=query, auth=AUTH, timeout=10)
+                    slow = requests.get(store.api_url + "/orders", params={**query, "exclude": 999999}, auth=AUTH,
+                                        timeout=10)
+                    assert [o["id"] for o in fast.json()] == [o["id"] for o in slow.json()], (params, order, page)
+                    assert fast.headers["X-WP-Total"] == slow.headers["X-WP-Total"]
+                    assert fast.headers["X-WP-TotalPages"] == slow.headers["X-WP-TotalPages"]
+            query = {"orderby": "modified", "order": "asc", "per_page": 5, "offset": 11, **params}
+            fast = requests.get(store.api_url + "/orders", params=query, auth=AUTH, timeout=10).json()
+            slow = requests.get(store.api_url + "/orders", params={**query, "exclude": 999999}, auth=AUTH,
+                                timeout=10).json()
+            assert [o["id"] for o in fast] == [o["id"] for o in slow]
+
+    agree()
+    store.set_clock(lambda: base + timedelta(seconds=4))
+    store.set_order_status(ids[3], "completed")
+    woo(store, "PUT", f"/orders/{ids[8]}", json={"status": "cancelled"})
+    woo(store, "DELETE", f"/orders/{ids[9]}")                           # to the trash
+    woo(store, "DELETE", f"/orders/{ids[10]}", params={"force": "true"})
+    store.place_order([("W-1", 2)])
+    agree()
+
+
+def test_katana_listings_page_from_one_search_yet_see_every_change(katana):
+    """Pages of one query are served from the matches its first page found, while no order (or
+    movement) changed: a change between two pages is seen on the next one, as a new search would."""
+    katana.add_variant("MUG")
+    katana.set_stock("MUG", "Main Warehouse", 1000)
+    customer = katana.add_customer("Ann")["id"]
+    row = {"variant_id": katana.variant("MUG")["id"], "quantity": 1}
+    made = [katana.create_sales_order({"customer_id": customer, "ecommerce_store_name": "shop",
+                                       "ecommerce_order_id": str(n), "sales_order_rows": [row]})["id"]
+            for n in range(12)]
+
+    def listed(**params):
+        out, page = [], 1
+        while True:
+            response = kget(katana, "/sales_orders", limit=5, page=page, **params)
+            out += [o["id"] for o in response.json()["data"]]
+            if json.loads(response.headers["X-Pagination"])["last_page"] == "true":
+                return out
+            page += 1
+
+    assert listed(ecommerce_store_name="shop") == made
+    assert [o["id"] for o in kget(katana, "/sales_orders", ecommerce_store_name="shop", limit=5,
+                                  page=2).json()["data"]] == made[5:10]
+    katana.delete_sales_order(made[6])                      # between page 1 and page 2 of a walk
+    assert [o["id"] for o in kget(katana, "/sales_orders", ecommerce_store_name="shop", limit=5,
+                                  page=2).json()["data"]] == made[5:6] + made[7:11]
+    assert listed(ecommerce_store_name="shop", include_deleted="true") == made
+    stamp = kget(katana, f"/sales_orders/{made[2]}").json()["updated_at"]
+    assert made[2] in listed(updated_at_min=stamp)
+    katana.deliver_sales_order(made[0])                     # a change moves updated_at: found again
+    assert made[0] in listed(updated_at_min=stamp)
+    assert [o["status"] for o in kget(katana, "/sales_orders", ids=made[0]).json()["data"]] == ["DELIVERED"]
+    moves = kget(katana, "/inventory_movements", limit=250).json()["data"]
+    katana.set_stock("MUG", "Main Warehouse", 5)            # a movement added between two pages
+    again = kget(katana, "/inventory_movements", limit=250).json()["data"]
+    assert len(again) == len(moves) + 1 and again[1:] == moves

@@ -72,6 +72,7 @@ class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
         self._commitment_of: dict[int, dict[tuple[int, int], Decimal]] = {}
         self._commitment: dict[tuple[int, int], Decimal] = {}
         self._changed_orders: set[int] = set()
+        self.order_changes = 0           # counts every change of an order (`_order_changed`)
         self.committed_elsewhere: dict[tuple[int, int], Decimal] = {}
         self._init_stock()
         # Indexes (see the module docstring). Keys: SKU of a LIVE variant (Katana keeps those unique);
@@ -141,6 +142,7 @@ class KatanaData(SalesOrderRules, StockRules, LifecycleRules):
 
     def _order_changed(self, so_id: int) -> None:
         self._changed_orders.add(so_id)
+        self.order_changes += 1          # what a listing found before is stale (`KatanaApi._matching`)
 
     def _add_commitment(self, key: tuple[int, int], qty: Decimal) -> None:
         total = self._commitment.get(key, Decimal(0)) + qty

@@ -32,6 +32,12 @@ from ._katana_ratelimit import RateLimiter
 from ._server import Request, Response
 
 _Answer = tuple[int, Any, dict[str, str]]   # a handler's status, JSON payload and extra headers
+_ECOMMERCE = ("ecommerce_order_type", "ecommerce_store_name", "ecommerce_order_id")
+
+
+def _date_bounds(q: Query) -> tuple[Any, ...]:
+    """The date filters `filter_dates` applies, as a query's part of a `_matching` key."""
+    return tuple(q.date(f"{field}_{end}") for field in ("created_at", "updated_at") for end in ("min", "max"))
 
 class KatanaApi:
     """Route handlers; `lock` guards `data`, `limiter` may be None (no rate limit)."""
@@ -40,6 +46,11 @@ class KatanaApi:
                  limiter: RateLimiter | None):
         self.data, self.lock, self._api_key, self.limiter = data, lock, api_key, limiter
         self.ignored_filters: dict[str, set[str]] = {}
+        # Per list endpoint, the last query's matches: (filters, state stamp, records). A client pages
+        # through one query (page 1, 2, ... with the same filters); each page used to filter and sort
+        # the whole table again, which made a walk of 100,000 sales orders quadratic. The stamp moves
+        # with every change the filters could see, so a page never answers from an older state.
+        self._matches: dict[str, tuple[tuple[Any, ...], int, list[Any]]] = {}
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -121,6 +132,15 @@ class KatanaApi:
             return request.json()
         except (ValueError, UnicodeDecodeError):
             raise KatanaApiError(400, "BadRequestError", "Unexpected token in JSON body") from None
+
+    def _matching(self, endpoint: str, filters: tuple[Any, ...], stamp: int, find: Callable[[], list[Any]]) -> list[Any]:
+        """`find()`, or what it found for the same `filters` while the state's `stamp` stood still."""
+        held = self._matches.get(endpoint)
+        if held is not None and held[0] == filters and held[1] == stamp:
+            return held[2]
+        found = find()
+        self._matches[endpoint] = (filters, stamp, found)
+        return found
 
     @staticmethod
     def _page(items: list[Any], q: Query, render: Callable[[Any], Any] | None = None, *,
@@ -233,15 +253,22 @@ class KatanaApi:
 
     def list_movements(self, request: Request, q: Query) -> _Answer:
         """Most recent first (Katana: "with the most recent movements appearing first")."""
-        movements = self.data.movements_of(q.ints("variant_ids"))
-        movements = filter_in(movements, lambda m: m.id, q.ints("ids"))
-        for name, value in (("location_id", q.int("location_id")), ("resource_type", q.str("resource_type")),
-                            ("resource_id", q.int("resource_id")), ("caused_by_order_no", q.str("caused_by_order_no")),
-                            ("caused_by_resource_id", q.int("caused_by_resource_id"))):
-            movements = filter_eq(movements, lambda m, name=name: getattr(m, name), value)
-        movements = filter_dates(movements, q, lambda m: (m.created_at, m.created_at))
-        movements.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return self._page(movements, q, lambda m: m.to_api())
+        equal = (("location_id", q.int("location_id")), ("resource_type", q.str("resource_type")),
+                 ("resource_id", q.int("resource_id")), ("caused_by_order_no", q.str("caused_by_order_no")),
+                 ("caused_by_resource_id", q.int("caused_by_resource_id")))
+
+        def find() -> list[Any]:
+            movements = self.data.movements_of(q.ints("variant_ids"))
+            movements = filter_in(movements, lambda m: m.id, q.ints("ids"))
+            for name, value in equal:
+                movements = filter_eq(movements, lambda m, name=name: getattr(m, name), value)
+            movements = filter_dates(movements, q, lambda m: (m.created_at, m.created_at))
+            movements.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+            return movements
+        # Movements are only ever added, never changed: their count is the stamp.
+        filters = (tuple(q.ints("variant_ids")), tuple(q.ints("ids")), equal, _date_bounds(q))
+        return self._page(self._matching("movements", filters, len(self.data.movements), find), q,
+                          lambda m: m.to_api())
 
     # --- stock adjustments ------------------------------------------------------------------
 
@@ -266,18 +293,24 @@ class KatanaApi:
     # --- sales orders -----------------------------------------------------------------------
 
     def list_sales_orders(self, request: Request, q: Query) -> _Answer:
-        orders = records(self.data.sales_orders, q.ints("ids"))
-        if not q.bool("include_deleted"):
-            orders = [so for so in orders if so.deleted_at is None]
-        orders = filter_eq(orders, lambda so: so.order_no, q.str("order_no"))
-        orders = filter_eq(orders, lambda so: so.customer_id, q.int("customer_id"))
-        orders = filter_eq(orders, lambda so: so.location_id, q.int("location_id"))
-        orders = filter_eq(orders, lambda so: so.status, q.str("status"))
-        orders = filter_eq(orders, lambda so: so.currency, q.str("currency"))
-        orders = filter_eq(orders, lambda so: so.source, q.str("source"))
-        for name in ("ecommerce_order_type", "ecommerce_store_name", "ecommerce_order_id"):
-            orders = filter_eq(orders, lambda so, name=name: so.extra.get(name), q.str(name))
-        orders = filter_dates(orders, q, lambda so: (so.created_at, so.updated_at or so.created_at))
+        def find() -> list[Any]:
+            orders = records(self.data.sales_orders, q.ints("ids"))
+            if not q.bool("include_deleted"):
+                orders = [so for so in orders if so.deleted_at is None]
+            orders = filter_eq(orders, lambda so: so.order_no, q.str("order_no"))
+            orders = filter_eq(orders, lambda so: so.customer_id, q.int("customer_id"))
+            orders = filter_eq(orders, lambda so: so.location_id, q.int("location_id"))
+            orders = filter_eq(orders, lambda so: so.status, q.str("status"))
+            orders = filter_eq(orders, lambda so: so.currency, q.str("currency"))
+            orders = filter_eq(orders, lambda so: so.source, q.str("source"))
+            for name in _ECOMMERCE:
+                orders = filter_eq(orders, lambda so, name=name: so.extra.get(name), q.str(name))
+            return filter_dates(orders, q, lambda so: (so.created_at, so.updated_at or so.created_at))
+        # Every change of an order moves `order_changes` (`_touch`, an insertion).
+        filters = (tuple(q.ints("ids")), q.bool("include_deleted"), q.str("order_no"), q.int("customer_id"),
+                   q.int("location_id"), q.str("status"), q.str("currency"), q.str("source"),
+                   tuple(q.str(name) for name in _ECOMMERCE), _date_bounds(q))
+        orders = self._matching("sales_orders", filters, self.data.order_changes, find)
         committed = self.data.committed()
         availability = q.str("product_availability")
         if availability is not None:   # computed, so only this filter needs the orders rendered

@@ -123,9 +123,12 @@ def page_link(base: str, pairs: list[tuple[str, str]], page: int) -> str:
 
 
 def paginate(call: Call, args: dict[str, Any], items: list[Any], render: Callable[[Any], Any],
-             link_base: str) -> tuple[int, Any]:
+             link_base: str, *, total: int | None = None,
+             window: Callable[[int, int], list[Any]] | None = None) -> tuple[int, Any]:
+    """One page of `items`, with WordPress's headers. `total` and `window(offset, limit)` instead
+    describe a list read through an index: only the page is produced."""
     per_page, page, offset = args["per_page"], args["page"], args.get("offset")
-    total = len(items)
+    total = len(items) if total is None else total
     pages = math.ceil(total / per_page)
     start = offset if offset is not None else (page - 1) * per_page
     call.headers["X-WP-Total"] = str(total)
@@ -138,7 +141,8 @@ def paginate(call: Call, args: dict[str, Any], items: list[Any], render: Callabl
         links.append(f'<{page_link(link_base, pairs, page + 1)}>; rel="next"')
     if links:
         call.headers["Link"] = ", ".join(links)
-    return 200, [render(item) for item in items[max(start, 0):max(start, 0) + per_page]]
+    chunk = window(max(start, 0), per_page) if window is not None else items[max(start, 0):max(start, 0) + per_page]
+    return 200, [render(item) for item in chunk]
 
 
 def date_bound(ctx: StoreContext, args: dict[str, Any], name: str) -> datetime | None:

@@ -175,6 +175,23 @@ class Note:
     author: str = "WooCommerce"
 
 
+# Counts changes to what `OrderBook.walk_index` is built from (an order's status or modified date
+# set, creation included; `OrderBook` counts orders added and removed): the index is rebuilt when it
+# moved. One count for every store of the process: a change in another store only costs a rebuild.
+_order_changes = [0]
+
+
+def order_changes() -> int:
+    return _order_changes[0]
+
+
+def order_changed() -> None:
+    _order_changes[0] += 1
+
+
+_WALK_FIELDS = frozenset({"status", "modified"})
+
+
 @dataclass
 class Order:
     id: int
@@ -213,6 +230,11 @@ class Order:
     recorded_sales: bool = False         # `_recorded_sales`
     trashed_from: str | None = None
     number: str | None = None            # shown as `number`; None: the id (a sequential-number plugin sets it)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _WALK_FIELDS:
+            order_changed()
+        object.__setattr__(self, name, value)
 
 
 BILLING_KEYS = ("first_name", "last_name", "company", "address_1", "address_2", "city", "state", "postcode",
