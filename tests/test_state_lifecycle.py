@@ -79,3 +79,31 @@ def test_counts_per_state_include_the_imports_that_moved_no_further(state):
     state.lifecycle_put(LifecycleRecord("shop", 3, cancelled_at=T0, deleted_at=T0))
     assert state.lifecycle_counts("shop") == {"imported": 2, "delivered": 1, "completed": 1, "deleted": 1}
     assert state.lifecycle_counts("nobody") == {}
+
+
+def test_many_writes_in_one_transaction_are_the_single_writes_in_order(state, clock):
+    """`ledger_put_many` / `lifecycle_put_many` (a run adopting or shipping 100,000 orders writes
+    them in one transaction) keep every rule of the single writes, applied in order: first_seen
+    kept, held attempts counted, transition times never moved; `ledger_of` reads only what is asked."""
+    state.ledger_put(LedgerEntry("s", 1, "1", "held", reason="first"))
+    clock.now = T0 + timedelta(hours=1)
+    stored = state.ledger_put_many([LedgerEntry("s", 1, "1", "held", reason="again"),
+                                    LedgerEntry("s", 2, "2", "imported", sales_order_id=72),
+                                    LedgerEntry("s", 1, "1", "imported", sales_order_id=71)])
+    assert [(e.woo_order_id, e.status, e.attempts) for e in stored] == [(1, "held", 2), (2, "imported", 0),
+                                                                        (1, "imported", 2)]
+    one = state.ledger_get("s", 1)
+    assert (one.status, one.attempts, one.first_seen, one.updated_at) == ("imported", 2, T0, T0 + timedelta(hours=1))
+    assert state.ledger_put_many([]) == []
+    assert list(state.ledger_of("s", [2, 1, 9, 1])) == [1, 2]
+    assert list(state.ledger_of("s", range(1, 1200), status="imported")) == [1, 2]
+    assert state.ledger_of("s", [2], status="held") == {} and state.ledger_of("other", [1]) == {}
+
+    state.lifecycle_put(LifecycleRecord("s", 1, "1", 71, "SO-71", delivered_at=T0))
+    written = state.lifecycle_put_many([
+        LifecycleRecord("s", 1, delivered_at=T0 + timedelta(hours=2), completed_at=T0 + timedelta(hours=2)),
+        LifecycleRecord("s", 2, "2", 72, "SO-72", pending="order.deliver")])
+    assert [(r.woo_order_id, r.state, r.delivered_at, r.order_no) for r in written] == [
+        (1, "completed", T0, "SO-71"), (2, "imported", None, "SO-72")]
+    assert state.lifecycle_of("s", [1, 2]) == {1: written[0], 2: written[1]}
+    assert list(state.lifecycle_open("s")) == [2]

@@ -79,7 +79,6 @@ class _Order:
 def plan_lifecycle(ctx: RunContext, store: StoreConfig, location: Location, facts: order_engine.OrderFacts, *,
                    full: bool) -> LifecyclePlan:
     key = store.ecommerce_store_name
-    imported = ctx.state.ledger(store.name, status="imported")
     records_open = ctx.state.lifecycle_open(store.name)
     found: dict[int, _Order] = {}
 
@@ -91,7 +90,10 @@ def plan_lifecycle(ctx: RunContext, store: StoreConfig, location: Location, fact
         since = order_engine._parse(cursor) - timedelta(minutes=store.orders.overlap_minutes)
         others = tuple(s for s in _OTHER_STATUSES if s not in store.orders.statuses)
         if others:
-            woo_seen.update((o.id, o) for o in order_engine.walk_modified(ctx.woo[store.name], others, since))
+            woo_seen.update((o.id, o) for o in order_engine.walk_slim(ctx.woo[store.name], others, since))
+    # The ledger's imports among the orders looked at (more are read below, for the orders found on
+    # Katana's side): never the whole history, which a quiet run would read for nothing.
+    imported = ctx.state.ledger_of(store.name, woo_seen, status="imported")
     records = ctx.state.lifecycle_of(store.name, [i for i in woo_seen if i in imported])
     for oid, order in woo_seen.items():
         if oid in imported and _may_have_moved(order, imported[oid], records.get(oid), store):
@@ -127,6 +129,7 @@ def plan_lifecycle(ctx: RunContext, store: StoreConfig, location: Location, fact
         return LifecyclePlan(attention=tuple(_carried(store.name, records_open, set())), horizon=horizon,
                              listed=watermark is None)
 
+    imported.update(ctx.state.ledger_of(store.name, [i for i in found if i not in woo_seen], status="imported"))
     _fill(ctx, store, found, woo_seen)
     records.update(ctx.state.lifecycle_of(store.name, [i for i in found if i not in records]))
     ready = {oid: (o.woo, o.so) for oid, o in found.items() if o.woo is not None and o.so is not None}
@@ -212,8 +215,8 @@ def _fill(ctx: RunContext, store: StoreConfig, found: dict[int, _Order], woo_see
                                                      orderby="id"):
             if order.id in found:
                 found[order.id].woo = order
-    ledger = {oid: ctx.state.ledger_get(store.name, oid) for oid, o in found.items() if o.so is None}
-    need_so = sorted({e.sales_order_id for e in ledger.values() if e is not None and e.sales_order_id})
+    ledger = ctx.state.ledger_of(store.name, [oid for oid, o in found.items() if o.so is None])
+    need_so = sorted({e.sales_order_id for e in ledger.values() if e.sales_order_id})
     for start in range(0, len(need_so), SO_CHUNK):
         for so in ctx.katana.sales_orders.list(ids=need_so[start:start + SO_CHUNK], include_deleted=True):
             so_oid = _woo_id(so)
@@ -252,8 +255,11 @@ def record_lifecycle(ctx: RunContext, store: StoreConfig, plan: LifecyclePlan, r
     for ob in plan.observations:
         seen.setdefault(ob.woo_order_id, []).append(ob)
     acted = {r.action.payload.woo_order_id: r for r in results if r.action.kind in KINDS}
-    for oid in sorted(set(plan.looked_at) | set(seen) | set(acted)):
-        prior = ctx.state.lifecycle_get(store.name, oid)
+    oids = sorted(set(plan.looked_at) | set(seen) | set(acted))
+    priors = ctx.state.lifecycle_of(store.name, oids)     # one read and one write for them all
+    writes: list[LifecycleRecord] = []
+    for oid in oids:
+        prior = priors.get(oid)
         events: list[str] = []
         facts = dict(prior.facts or {}) if prior else {}
         detail = prior.detail if prior else None
@@ -287,9 +293,9 @@ def record_lifecycle(ctx: RunContext, store: StoreConfig, plan: LifecyclePlan, r
                 and facts == (prior.facts or {}):
             continue
         times: dict[str, Any] = {f"{e}_at": now for e in events}
-        ctx.state.lifecycle_put(LifecycleRecord(store.name, oid, *ident, **times,
-                                                pending=pending, attention=attention, detail=detail,
-                                                facts=facts or None))
+        writes.append(LifecycleRecord(store.name, oid, *ident, **times, pending=pending, attention=attention,
+                                      detail=detail, facts=facts or None))
+    ctx.state.lifecycle_put_many(writes)
     lasting = _carried(store.name, ctx.state.lifecycle_open(store.name), set())
     return tuple(lasting) + tuple(a for a in plan.attention if not a.lasting)
 
