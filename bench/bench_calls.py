@@ -180,28 +180,54 @@ def history(args) -> dict[str, Any]:
     sizes = [1_000, 10_000] if args.quick else [1_000, 100_000]
     out: dict[str, Any] = {"workload": "history", "rows": [], "sizes": {}}
     for n in sizes:
-        with Remote("history", orders=n) as remote, tempfile.TemporaryDirectory() as tmp:
-            with runner_for(remote, tmp) as runner:
-                t0 = time.perf_counter()
-                adopt = runner.apply()                       # adopts the orders found in Katana
-                remote.call("finish_history")
-                shipped = runner.apply()                     # reads the shipped orders (a big change)
-                remote.call("counts")
-                t1, c1 = time.perf_counter(), time.process_time()
-                still = runner.apply()                       # nothing changed
-                wall, cpu = time.perf_counter() - t1, time.process_time() - c1
-                routes = checked(still, remote.call("counts"))
-                ledger = len(runner.state.ledger("shop-1", status="imported"))
-            got = split(routes)
-            out["sizes"][n] = {"setup_seconds": round(t1 - t0, 1), "wall": wall, "cpu": cpu, "routes": routes,
-                               "ledger_imported": ledger, "failures": adopt.has_failures or shipped.has_failures
-                               or still.has_failures}
-            out["rows"].append(row(f"Katana calls, nothing changed, {n:,} orders of history", got["katana"], None,
-                                   "acceptance: <= 5"))
-            out["rows"].append(row(f"WooCommerce calls, nothing changed, {n:,} orders of history",
-                                   got["woocommerce reads"] + got["woocommerce writes"], None,
-                                   "acceptance: <= 2 (one store)"))
+        # Each size in a fresh process: the peak RSS (`ru_maxrss`) is then this size's alone.
+        proc = subprocess.run([sys.executable, __file__, "--history-size", str(n)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-3000:])
+        s = out["sizes"][n] = json.loads(proc.stdout.strip().splitlines()[-1])
+        got = split(s["routes"])
+        out["rows"].append(row(f"Katana calls, nothing changed, {n:,} orders of history", got["katana"], None,
+                               "acceptance: <= 5"))
+        out["rows"].append(row(f"WooCommerce calls, nothing changed, {n:,} orders of history",
+                               got["woocommerce reads"] + got["woocommerce writes"], None,
+                               "acceptance: <= 2 (one store)"))
+        out["failures"] = out.get("failures") or s["failures"]
     return out
+
+
+def history_size(n: int) -> dict[str, Any]:
+    """One size of `history`: the sandbox's build, the run adopting the history (a lost state: every
+    sales order found in Katana), the run reading it shipped, then the run with nothing changed;
+    wall and CPU time of each, and the client's peak RSS after each."""
+    def rss() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    phases: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        value = fn()
+        phases[name] = {"wall": round(time.perf_counter() - t0, 2), "cpu": round(time.process_time() - c0, 2),
+                        "peak_rss": rss()}
+        return value
+
+    t0 = time.perf_counter()
+    with Remote("history", orders=n) as remote, tempfile.TemporaryDirectory() as tmp:
+        build = time.perf_counter() - t0
+        with runner_for(remote, tmp) as runner:
+            adopt = timed("adopt", runner.apply)                        # adopts the orders found in Katana
+            adopt_routes = remote.call("counts")["routes"]
+            timed("finish_history", lambda: remote.call("finish_history"))
+            shipped = timed("shipped", runner.apply)                    # reads the shipped orders (a big change)
+            shipped_routes = remote.call("counts")["routes"]
+            still = timed("no_change", runner.apply)                    # nothing changed
+            routes = checked(still, remote.call("counts"))
+            ledger = len(runner.state.ledger("shop-1", status="imported"))
+    return {"setup_seconds": round(build, 1), "build_seconds": remote.info.get("build_seconds"),
+            "wall": phases["no_change"]["wall"], "cpu": phases["no_change"]["cpu"], "peak_rss": rss(),
+            "phases": phases, "routes": routes, "adopt_routes": adopt_routes, "shipped_routes": shipped_routes,
+            "created_in_adoption": adopt_routes.get("katana POST /sales_orders", 0), "ledger_imported": ledger,
+            "failures": adopt.has_failures or shipped.has_failures or still.has_failures}
 
 
 def plan(args) -> dict[str, Any]:
@@ -274,13 +300,19 @@ def render(result: dict[str, Any]) -> str:
         if key in result:
             lines.append(f"   {key}: " + ", ".join(f"{k} {v}" for k, v in sorted(result[key].items())))
     for n, s in (result.get("sizes") or {}).items():
-        if "peak_rss" in s:
+        if "traced_peak" in s:
             lines.append(f"   {n:,} SKUs x 5 stores: client CPU {s['cpu']:.1f} s, wall {s['wall']:.1f} s, "
                          f"peak RSS {s['peak_rss'] / 2**20:.0f} MiB, Python peak {s['traced_peak'] / 2**20:.0f} MiB "
                          f"(tracemalloc), {s['calls']} calls, {s['actions']} actions")
         else:
             lines.append(f"   {n:,} orders: no-change run {s['wall']:.2f} s wall, {s['cpu']:.2f} s CPU; "
                          f"{s['ledger_imported']} orders in the ledger; routes {s['routes']}")
+            lines.append(f"      the first run adopted the history with {sum(s['adopt_routes'].values())} calls, "
+                         f"creating {s['created_in_adoption']} sales orders (0: none twice); the shipped run made "
+                         f"{sum(s['shipped_routes'].values())} calls")
+            lines.append(f"      sandbox built in {s['setup_seconds']} s; client peak RSS {s['peak_rss'] / 2**20:.0f} MiB; "
+                         + "; ".join(f"{k} {v['wall']:.1f} s wall, {v['cpu']:.1f} s CPU, peak RSS "
+                                     f"{v['peak_rss'] / 2**20:.0f} MiB" for k, v in s["phases"].items()))
     if "growth" in result:
         lines.append(f"   doubling the SKUs multiplies the client CPU by {result['growth']}")
     if result.get("failures"):
@@ -300,9 +332,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="Katana's 60 s window is multiplied by this in w2 (default 0.05: 60 per 3 s)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
     parser.add_argument("--plan-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--history-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.plan_size:
         print(json.dumps(plan_size(args.plan_size)))
+        return 0
+    if args.history_size:
+        print(json.dumps(history_size(args.history_size)))
         return 0
     for name in args.workloads or list(WORKLOADS):
         result = WORKLOADS[name](args)
