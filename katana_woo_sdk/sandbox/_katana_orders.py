@@ -66,7 +66,8 @@ class SalesOrderRules(KatanaShared):
                                                          else "NOT_AVAILABLE")
 
     def sales_order_api(self, so: SalesOrder, committed: dict[tuple[int, int], Decimal] | None = None) -> dict[str, Any]:
-        committed = self.committed() if committed is None else committed
+        if committed is None:
+            committed = self.committed({(r.variant_id, r.location_id) for r in so.rows})
         rows = [self.row_api(r, so, committed) for r in so.rows]
         order_availability = "IN_STOCK"
         for rank in ("NOT_AVAILABLE", "EXPECTED", "PICKED", "NOT_APPLICABLE"):
