@@ -283,19 +283,24 @@ COMMANDS: dict[str, Callable[..., Any]] = {
 
 # --- the child process ----------------------------------------------------------------------------
 
-def _serve(conn: Any, workload: str, params: dict[str, Any], katana_rate: int | None, time_scale: float) -> None:
+def _serve(conn: Any, workload: str, params: dict[str, Any], katana_rate: int | None, time_scale: float,
+           tls: bool = False) -> None:
     from katana_woo_sdk import sandbox
     from katana_woo_sdk.sandbox import _server
     # The sandbox's handler writes headers and body in two sends on a keep-alive connection; without
     # TCP_NODELAY, Nagle + delayed ACK add ~40 ms to every request. Real servers set it.
     _server._RequestHandler.disable_nagle_algorithm = True
     started = time.perf_counter()
-    with sandbox.start(None, katana_rate=katana_rate, time_scale=time_scale) as box:
+    context, ca_dir = _tls_context() if tls else (None, None)
+    with sandbox.start(None, katana_rate=katana_rate, time_scale=time_scale, tls=context) as box:
         info = BUILDERS[workload](box, **params)
         info["build_seconds"] = round(time.perf_counter() - started, 1)
         for s in [box.katana.server, *(s.server for s in box.stores.values())]:
             s.clear_log()
-        conn.send((box.env(), info))
+        env = box.env()
+        if ca_dir is not None:   # the clients' trust: requests reads this variable (`_http._env_ca_bundle`)
+            env["REQUESTS_CA_BUNDLE"] = str(Path(ca_dir.name) / "ca.pem")
+        conn.send((env, info))
         while True:
             name, args = conn.recv()
             if name == "stop":
@@ -306,13 +311,30 @@ def _serve(conn: Any, workload: str, params: dict[str, Any], katana_rate: int | 
                 conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-class Remote:
-    """A sandbox holding one workload, in a child process."""
+def _tls_context() -> tuple[Any, Any]:
+    """A server context from a throwaway CA (trustme), and the directory holding that CA's PEM."""
+    import ssl
+    import tempfile
+    import trustme
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    folder = tempfile.TemporaryDirectory(prefix="bench-ca-")
+    ca.cert_pem.write_to_path(str(Path(folder.name) / "ca.pem"))
+    return context, folder
 
-    def __init__(self, workload: str, *, katana_rate: int | None = None, time_scale: float = 1.0, **params: Any):
+
+class Remote:
+    """A sandbox holding one workload, in a child process. `tls`: Katana and the stores served over
+    https, as the real ones are (the stores then take HTTP Basic, not OAuth1); `env` then carries
+    `REQUESTS_CA_BUNDLE`, which the caller puts in its own environment before making clients."""
+
+    def __init__(self, workload: str, *, katana_rate: int | None = None, time_scale: float = 1.0, tls: bool = False,
+                 **params: Any):
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, workload, params, katana_rate, time_scale), daemon=True)
+        self._proc = ctx.Process(target=_serve, args=(child, workload, params, katana_rate, time_scale, tls),
+                                 daemon=True)
         self._proc.start()
         self.env, self.info = self._conn.recv()
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -235,10 +236,12 @@ def plan(args) -> dict[str, Any]:
     out: dict[str, Any] = {"workload": "plan", "rows": [], "sizes": {}}
     for n in sizes:
         # Each size in a fresh process: the peak RSS (`ru_maxrss`) is then this size's alone.
-        proc = subprocess.run([sys.executable, __file__, "--plan-size", str(n)], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, __file__, "--plan-size", str(n), *(["--tls"] if args.tls else [])],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-3000:])
         out["sizes"][n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["transport"] = "https (HTTP Basic to the stores)" if args.tls else "plain http (OAuth1-signed store calls)"
     small, big = (out["sizes"][n] for n in sizes)
     for n in sizes:
         s = out["sizes"][n]
@@ -247,9 +250,14 @@ def plan(args) -> dict[str, Any]:
     return out
 
 
-def plan_size(n: int) -> dict[str, Any]:
-    with Remote("planning", skus=n) as remote, tempfile.TemporaryDirectory() as tmp:
+def plan_size(n: int, *, tls: bool = False) -> dict[str, Any]:
+    """One size of `plan`, over the sandbox's plain http (every store call OAuth1-signed, about half a
+    millisecond of the client's CPU each) or, with `--tls`, over https as real stores and Katana are
+    (HTTP Basic to the stores, and the client decrypting every answer: on this machine the dearer)."""
+    with Remote("planning", skus=n, tls=tls) as remote, tempfile.TemporaryDirectory() as tmp:
         info = remote.info
+        if "REQUESTS_CA_BUNDLE" in remote.env:
+            os.environ["REQUESTS_CA_BUNDLE"] = remote.env["REQUESTS_CA_BUNDLE"]
         with runner_for(remote, tmp) as runner:
             c0, t0 = time.process_time(), time.perf_counter()
             planned = runner.plan()
@@ -315,6 +323,8 @@ def render(result: dict[str, Any]) -> str:
                                      f"{v['peak_rss'] / 2**20:.0f} MiB" for k, v in s["phases"].items()))
     if "growth" in result:
         lines.append(f"   doubling the SKUs multiplies the client CPU by {result['growth']}")
+    if "transport" in result:
+        lines.append(f"   transport: {result['transport']}")
     if result.get("failures"):
         lines.append("   ! the run reported failures")
     return "\n".join(lines)
@@ -331,11 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=0.05,
                         help="Katana's 60 s window is multiplied by this in w2 (default 0.05: 60 per 3 s)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
+    parser.add_argument("--tls", action="store_true",
+                        help="plan: serve Katana and the stores over https (HTTP Basic to the stores), not plain http")
     parser.add_argument("--plan-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--history-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.plan_size:
-        print(json.dumps(plan_size(args.plan_size)))
+        print(json.dumps(plan_size(args.plan_size, tls=args.tls)))
         return 0
     if args.history_size:
         print(json.dumps(history_size(args.history_size)))

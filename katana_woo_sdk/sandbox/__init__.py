@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import ssl
 import sys
 import threading
 from typing import Any, Callable, Mapping, Sequence, TextIO
@@ -47,10 +48,12 @@ def env_prefix(store: str) -> str:
 class Sandbox:
     """A running Katana emulator and its stores. Context manager; `stop()` may be called twice."""
 
-    def __init__(self, katana: KatanaEmulator, *, store_factory: Callable[[str], Any] | None = None):
+    def __init__(self, katana: KatanaEmulator, *, store_factory: Callable[[str], Any] | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.katana = katana
         self.stores: dict[str, Any] = {}
         self._store_factory = store_factory or _new_store
+        self._tls = tls
         self._stopped = False
 
     def add_store(self, name: str) -> Any:
@@ -62,6 +65,9 @@ class Sandbox:
         if any(env_prefix(other) == env_prefix(name) for other in self.stores):
             raise ValueError(f"store {name!r} would share environment variables with another store")
         store = self._store_factory(name)
+        if self._tls is not None:
+            # Served over TLS, the store is what WordPress calls `is_ssl()`: it takes HTTP Basic.
+            store.server.tls, store.https_mode = self._tls, True
         store.start()
         self.stores[name] = store
         return store
@@ -107,7 +113,8 @@ def _new_store(name: str) -> Any:
 
 def start(dataset: str | None = "demo", *, time_scale: float = 1.0, katana_rate: int | None = 60,
           stores: Sequence[str] | None = None,
-          snapshot: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> Sandbox:
+          snapshot: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+          tls: ssl.SSLContext | None = None) -> Sandbox:
     """Start Katana and the stores on free loopback ports and load `dataset` ("demo" or None).
 
     `stores` names extra (empty) stores; the demo dataset always has shop-eu, shop-us and
@@ -115,7 +122,8 @@ def start(dataset: str | None = "demo", *, time_scale: float = 1.0, katana_rate:
     multiplies the limit's window (0.01: 60 requests per 0.6 s), for fast tests of throttling.
     `snapshot` (a file written by `katana-woo snapshot`, or its data) replaces the dataset: Katana
     and one store per snapshot store hold what the real accounts held, with the same ids (see
-    `_snapshot` for the format).
+    `_snapshot` for the format). `tls`: a server-side `ssl.SSLContext` (e.g. from `trustme`) to serve
+    Katana and every store over https, as the real ones are; the caller gives its clients the CA.
     """
     if dataset is not None and dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)} (or None for empty)")
@@ -123,8 +131,9 @@ def start(dataset: str | None = "demo", *, time_scale: float = 1.0, katana_rate:
     if snapshot is not None:
         from . import _snapshot
         data, dataset = _snapshot.read(snapshot), None
-    katana = KatanaEmulator(rate=katana_rate, time_scale=time_scale).start()
-    box = Sandbox(katana)
+    katana = KatanaEmulator(rate=katana_rate, time_scale=time_scale)
+    katana.server.tls = tls
+    box = Sandbox(katana.start(), tls=tls)
     try:
         for name in stores or ():
             box.add_store(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -134,6 +135,8 @@ class EmulatorServer:
         self._lock = threading.RLock()   # guards faults and log; emulators keep their own data lock
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Set before `start()` to serve https, as real stores and Katana do (`sandbox.start(tls=...)`).
+        self.tls: ssl.SSLContext | None = None
         self._install_builtin_admin()
 
     # --- routes ----------------------------------------------------------------------------------
@@ -152,7 +155,11 @@ class EmulatorServer:
         if self._httpd is None:
             raise RuntimeError(f"{self.name} is not running")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     @property
     def port(self) -> int:
@@ -165,6 +172,11 @@ class EmulatorServer:
             emulator = server
 
         self._httpd = _Server((self._host, 0), _Handler)
+        if self.tls is not None:
+            # Each accepted connection's handshake runs in its handler thread, on first read, so a
+            # client that stalls mid-handshake never holds up the accept loop.
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"sandbox-{self.name}", daemon=True)
         self._thread.start()

@@ -132,9 +132,10 @@ class WooEmulator(Emulator):
 
     def url_via(self, host: str) -> str:
         """The store's URL under another host name, e.g. `url_via("localhost")` ->
-        `http://localhost:PORT` (the server listens on 127.0.0.1, which `localhost` reaches).
+        `http://localhost:PORT` (https when served over TLS; the server listens on 127.0.0.1, which
+        `localhost` reaches).
         Declare the name in `aliases` for OAuth-signed requests through it to authenticate."""
-        return f"http://{host}:{self.server.port}"
+        return f"{self.server.scheme}://{host}:{self.server.port}"
 
     def _base(self) -> str:
         try:
