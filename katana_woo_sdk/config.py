@@ -21,10 +21,11 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -165,15 +166,18 @@ class StockConfig:
 
         Rounded down: WooCommerce holds whole units, and rounding up would sell stock that is not there.
         """
+        # Called once per store item of a plan (500,000 times for 100,000 SKUs in 5 stores): the
+        # common case (Decimals, no buffer, no maximum) takes no conversions.
         figure = in_stock if isinstance(in_stock, Decimal) else Decimal(str(in_stock))
         if self.policy == "available":
             figure -= committed if isinstance(committed, Decimal) else Decimal(str(committed))
-        figure -= self.buffer
+        if self.buffer:
+            figure -= self.buffer
         if self.maximum is not None:
             figure = min(figure, Decimal(self.maximum))
-        if self.floor_zero:
-            figure = max(figure, Decimal(0))
-        return int(figure.to_integral_value(rounding=ROUND_FLOOR))
+        if self.floor_zero and figure < 0:
+            return 0
+        return math.floor(figure)
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import POOLED, PRIORITY, SHARE, AllocationConfig, Config, StoreConfig
 from ..errors import ReconcileError
-from ..models import InventoryRow, Location
+from ..models import EMPTY, InventoryRow, Location
 
 LIST_LIMIT = 50   # how many SKUs a note lists before "and N more"
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)   # one per store item: 100,000s in a big plan
@@ -55,7 +56,7 @@ class Slice:
     safety_stock: Decimal = Decimal(0)         # Katana's safety stock level taken off it (subtract_safety_stock)
     units: int | None = None                   # whole units divided (share, priority)
     slice: int | None = None                   # this store's part of them (share, priority)
-    slices: Mapping[str, int] = field(default_factory=dict)   # every store's part, in the rule's order
+    slices: Mapping[str, int] = EMPTY    # every store's part, in the rule's order
     share: Decimal | None = None               # percent (share)
     rank: int | None = None                    # 1 = highest (priority)
     reserve: int | None = None                 # units each store above the lowest holds (priority)
@@ -159,8 +160,8 @@ def slice_of(config: Config, store: StoreConfig, location: Location, in_stock_le
     location's allocation when the caller looked it up once for many items."""
     rule = rule if rule is not None else config.allocation(location.id, location.name)
     policy = store.stock
-    safety = safety_stock(rows) if rule.subtract_safety_stock else Decimal(0)
-    base = in_stock_less_taken - safety
+    safety = safety_stock(rows) if rule.subtract_safety_stock else _ZERO
+    base = in_stock_less_taken - safety if safety else in_stock_less_taken
     available = in_stock_less_taken - (committed if policy.policy == "available" else 0)
     if rule.mode == POOLED:
         return policy.target_quantity(base, committed), Slice(POOLED, location.name, available, safety, rule=rule)

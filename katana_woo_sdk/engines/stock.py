@@ -106,7 +106,9 @@ def figures(ctx: RunContext, store: StoreConfig, location: Location, pending: Pe
     out: dict[str, ItemFigure] = {}
     for item in catalog:
         variant = variants.get(item.sku) if item.sku else None
-        if variant is None or item.manage_stock is not True or without_own_sku(item, parents):
+        if variant is None or item.manage_stock is not True:
+            continue
+        if item.parent_id and without_own_sku(item, parents):   # (a product without a parent never is)
             continue
         pool = pools.get(item.id)
         members = (variant.id, *(v.id for v in pool)) if pool else (variant.id,)
@@ -144,7 +146,7 @@ def plan_push(ctx: RunContext, store: StoreConfig, location: Location, pending: 
         if not item.sku:
             no_sku += 1
             continue
-        if without_own_sku(item, parents):
+        if item.parent_id and without_own_sku(item, parents):
             no_own_sku.append(f"{item.name or item.id} (#{item.id})")
             continue
         store_skus.add(item.sku)
