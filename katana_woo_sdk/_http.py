@@ -73,7 +73,16 @@ def _is_secret(name: str) -> bool:
     return key in SECRET_QUERY_PARAMS or key.startswith("oauth_")
 
 
+# Text without any of these (case aside) holds no credential the patterns below would find: such
+# a text (a Katana URL, a Link header under Basic auth) is returned without running them.
+_SECRET_HINTS = ("oauth", "consumer", "key", "token", "%", "@")
+
+
 def _redact_params(text: str) -> str:
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _SECRET_HINTS):
+        return text
+
     def sub(m: re.Match[str]) -> str:
         if _is_secret(m.group("name")):
             return f"{m.group('lead')}{m.group('name')}={REDACTED}"
@@ -449,8 +458,10 @@ class HttpClient:
             err = TransportError(self.system, method, safe_url, _reason(exc), connect_failed=_connect_failed(exc))
             err.reason = _reason(exc)  # kept apart for the retry log line
             raise err from None
-        log.debug("%s %s %s -> %s in %.0f ms", self.system, method, sanitise_url(getattr(resp, "url", "") or safe_url),
-                  resp.status_code, getattr(getattr(resp, "elapsed", None), "total_seconds", lambda: 0.0)() * 1000)
+        if log.isEnabledFor(logging.DEBUG):   # (the URL is sanitised only for a line that is written)
+            log.debug("%s %s %s -> %s in %.0f ms", self.system, method,
+                      sanitise_url(getattr(resp, "url", "") or safe_url), resp.status_code,
+                      getattr(getattr(resp, "elapsed", None), "total_seconds", lambda: 0.0)() * 1000)
         return self._handle(method, resp)
 
     def _handle(self, method: str, resp: Any) -> HttpResponse:
