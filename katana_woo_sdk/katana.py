@@ -344,9 +344,21 @@ class SalesOrders(_Namespace):
     def list(self, *, ecommerce_store_name: str | None = None, ecommerce_order_id: str | int | None = None,
              order_no: str | None = None, location_id: int | None = None, include_deleted: bool = False,
              ids: Iterable[int] | None = None, created_after: datetime | None = None,
-             updated_after: datetime | None = None) -> list[SalesOrder]:
+             updated_after: datetime | None = None, slim: bool = False) -> list[SalesOrder]:
         """Sales orders matching ALL given filters; each is sent to Katana and applied again here.
-        `created_after` / `updated_after` are sent as Katana's `created_at_min` / `updated_at_min`."""
+        `created_after` / `updated_after` are sent as Katana's `created_at_min` / `updated_at_min`.
+        `slim`: each order without its payload (`SalesOrder.from_api(slim=True)`): what a listing
+        of a store's whole order history keeps for the run."""
+        return [*self.iter(ecommerce_store_name=ecommerce_store_name, ecommerce_order_id=ecommerce_order_id,
+                           order_no=order_no, location_id=location_id, include_deleted=include_deleted, ids=ids,
+                           created_after=created_after, updated_after=updated_after, slim=slim)]
+
+    def iter(self, *, ecommerce_store_name: str | None = None, ecommerce_order_id: str | int | None = None,
+             order_no: str | None = None, location_id: int | None = None, include_deleted: bool = False,
+             ids: Iterable[int] | None = None, created_after: datetime | None = None,
+             updated_after: datetime | None = None, slim: bool = False) -> Iterator[SalesOrder]:
+        """`list`, one order at a time, a page read as the caller gets to it: a caller that keeps
+        only some of them (or a digest of each) never holds them all."""
         params: dict[str, Any] = {}
         if created_after is not None:
             params["created_at_min"] = _iso(created_after)
@@ -367,7 +379,7 @@ class SalesOrders(_Namespace):
         if ids is not None:
             id_set = {int(i) for i in ids}
             if not id_set:
-                return []
+                return iter(())
             params["ids"] = sorted(id_set)
 
         def keep(so: SalesOrder) -> bool:
@@ -380,8 +392,8 @@ class SalesOrders(_Namespace):
                     and (created_after is None or so.created_at is None or so.created_at >= created_after)
                     and (updated_after is None or so.updated_at is None or so.updated_at >= updated_after))
 
-        return [so for so in (SalesOrder.from_api(p) for p in self._http.iter_katana("/sales_orders", params))
-                if keep(so)]
+        return (so for so in (SalesOrder.from_api(p, slim=slim) for p in self._http.iter_katana("/sales_orders", params))
+                if keep(so))
 
     def get(self, sales_order_id: int) -> SalesOrder:
         return SalesOrder.from_api(self._http.get(f"/sales_orders/{int(sales_order_id)}").data)

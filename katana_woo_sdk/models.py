@@ -235,7 +235,7 @@ class StockAdjustment:
                    parse_datetime(p.get("deleted_at")), dict(p))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # a long order history: 100,000s of these in a run
 class SalesOrderRow:
     id: int
     variant_id: int
@@ -247,16 +247,17 @@ class SalesOrderRow:
     raw: Mapping[str, Any] = _raw_field()
 
     @classmethod
-    def from_api(cls, p: Mapping[str, Any]) -> "SalesOrderRow":
+    def from_api(cls, p: Mapping[str, Any], *, slim: bool = False) -> "SalesOrderRow":
+        """`slim`: without `.raw` (the fields above are kept)."""
         return cls(int(p["id"]), int(p["variant_id"]), dec(p.get("quantity")), _opt_int(p.get("location_id")),
                    dec(p.get("price_per_unit"), None), _opt_int(p.get("tax_rate_id")),
-                   _opt_int(p.get("linked_manufacturing_order_id")), dict(p))
+                   _opt_int(p.get("linked_manufacturing_order_id")), EMPTY if slim else dict(p))
 
 
 OPEN_SO_STATUSES = frozenset({"NOT_SHIPPED", "PENDING"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # a long order history: 100,000s of these in a run
 class SalesOrder:
     id: int
     order_no: str
@@ -269,14 +270,21 @@ class SalesOrder:
     deleted_at: datetime | None = None
     rows: tuple[SalesOrderRow, ...] = ()
     raw: Mapping[str, Any] = _raw_field()
+    # Read from the payload by `from_api`; left None, they are read from `raw` (as they always were):
+    # fields, not properties, so that a slim order (no `raw`) keeps them.
+    created_at: datetime | None = field(default=None, repr=False, compare=False)
+    updated_at: datetime | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def created_at(self) -> datetime | None:
-        return parse_datetime(self.raw.get("created_at"))
+    # What a slim order keeps of its payload: the keys the engines read from `.raw` (whether a
+    # shipping fee was added, `engines.orders`), where they are set.
+    SLIM_RAW: ClassVar[tuple[str, ...]] = ("shipping_fee",)
 
-    @property
-    def updated_at(self) -> datetime | None:
-        return parse_datetime(self.raw.get("updated_at"))
+    def __post_init__(self) -> None:
+        if self.raw:
+            if self.created_at is None and self.raw.get("created_at"):
+                object.__setattr__(self, "created_at", parse_datetime(self.raw.get("created_at")))
+            if self.updated_at is None and self.raw.get("updated_at"):
+                object.__setattr__(self, "updated_at", parse_datetime(self.raw.get("updated_at")))
 
     @property
     def is_open(self) -> bool:
@@ -284,13 +292,28 @@ class SalesOrder:
         return self.status in OPEN_SO_STATUSES and self.deleted_at is None
 
     @classmethod
-    def from_api(cls, p: Mapping[str, Any]) -> "SalesOrder":
+    def from_api(cls, p: Mapping[str, Any], *, slim: bool = False) -> "SalesOrder":
+        """`slim`: without the payload, what a listing of a long order history keeps (a fifth of the
+        memory): the fields above, the rows slim, and of `.raw` only `SLIM_RAW`'s keys that are set
+        (else the shared `EMPTY`). A slim order cannot be PATCHed (`additional_info` is not kept to
+        echo): `SalesOrders.set_customer` and `update_location` want a full one."""
         ecommerce_id = p.get("ecommerce_order_id")
+        status = str(p.get("status") or "")
+        kind, store = p.get("ecommerce_order_type"), p.get("ecommerce_store_name")
+        if slim:
+            # The few status words and the store's keys are interned: one string each, not one per order.
+            status = sys.intern(status)
+            kind = sys.intern(kind) if isinstance(kind, str) else kind
+            store = sys.intern(store) if isinstance(store, str) else store
+            kept = {k: p[k] for k in cls.SLIM_RAW if p.get(k)}
+            raw: Mapping[str, Any] = kept if kept else EMPTY
+        else:
+            raw = dict(p)
         return cls(int(p["id"]), str(p.get("order_no") or ""), _opt_int(p.get("customer_id")),
-                   _opt_int(p.get("location_id")), str(p.get("status") or ""), p.get("ecommerce_order_type"),
-                   p.get("ecommerce_store_name"), None if ecommerce_id is None else str(ecommerce_id),
-                   parse_datetime(p.get("deleted_at")),
-                   tuple(SalesOrderRow.from_api(r) for r in p.get("sales_order_rows") or ()), dict(p))
+                   _opt_int(p.get("location_id")), status, kind, store,
+                   None if ecommerce_id is None else str(ecommerce_id), parse_datetime(p.get("deleted_at")),
+                   tuple(SalesOrderRow.from_api(r, slim=slim) for r in p.get("sales_order_rows") or ()), raw,
+                   parse_datetime(p.get("created_at")), parse_datetime(p.get("updated_at")))
 
 
 @dataclass(frozen=True)

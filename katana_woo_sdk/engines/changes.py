@@ -104,9 +104,10 @@ class KatanaChanges:
 
 
 def katana_changes(ctx: RunContext, since: datetime) -> KatanaChanges:
-    """Two reads for the whole account: inventory movements and sales orders changed since. What an
-    earlier run already dealt with (its reads overlap by `MARGIN`, and the sales orders it created
-    itself) is not a change again."""
+    """Two reads for the whole account: inventory movements and sales orders changed since (the
+    latter, where the lifecycle listed them already this run, that listing and what changed after
+    it: `RunContext.sales_orders_changed_now`). What an earlier run already dealt with (its reads
+    overlap by `MARGIN`, and the sales orders it created itself) is not a change again."""
     seen = json.loads(ctx.state.get_cursor(ACCOUNT, SEEN) or "{}")
     old_moves, old_orders = set(seen.get("movements", ())), dict(seen.get("sales_orders", {}))
     found: dict[int, set[int]] = {}
@@ -118,7 +119,7 @@ def katana_changes(ctx: RunContext, since: datetime) -> KatanaChanges:
         if movement.id not in old_moves:
             found.setdefault(movement.location_id, set()).add(movement.variant_id)
     versions: dict[str, str] = {}
-    for so in ctx.katana.sales_orders.list(updated_after=since, include_deleted=True):
+    for so in ctx.sales_orders_changed_now(since):
         stamp = so.updated_at.isoformat() if so.updated_at else ""
         versions[str(so.id)] = stamp
         newest = _later(newest, so.updated_at)

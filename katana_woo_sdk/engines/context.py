@@ -151,8 +151,11 @@ class RunContext:
             if not read:
                 return {}
             found: dict[str, SalesOrder] = {}
-            for so in self.katana.sales_orders.list(ecommerce_store_name=key, include_deleted=True,
-                                                    created_after=self.orders_since):
+            # Slim (no payload): a lost state lists the store's whole history, 100,000s of orders
+            # kept for the run, of which the engines read a few fields (and whether a shipping fee
+            # was added); one read to PATCH is made in full (`engines.duplicates`).
+            for so in self.katana.sales_orders.iter(ecommerce_store_name=key, include_deleted=True,
+                                                    created_after=self.orders_since, slim=True):
                 if so.ecommerce_order_id is None:
                     continue
                 # Keep a live order over a deleted one with the same key, and the oldest of two live.
@@ -167,12 +170,35 @@ class RunContext:
         self._katana_orders.setdefault(store.ecommerce_store_name, {})[str(so.ecommerce_order_id)] = so
 
     def sales_orders_changed(self, since: datetime) -> list[SalesOrder]:
-        """The account's sales orders changed since `since` (deleted ones included): one listing a
-        run for every store's order lifecycle (`engines.lifecycle`). The stock's change reads
-        (`engines.changes`) make their own, later, with the inventory movements they go with."""
+        """The account's sales orders changed since `since` (deleted ones included), slim: one
+        listing a run for every store's order lifecycle (`engines.lifecycle`)."""
         if since not in self._changed_orders:
-            self._changed_orders[since] = self.katana.sales_orders.list(updated_after=since, include_deleted=True)
+            self._changed_orders[since] = self.katana.sales_orders.list(updated_after=since, include_deleted=True,
+                                                                        slim=True)
         return self._changed_orders[since]
+
+    def sales_orders_changed_now(self, since: datetime) -> list[SalesOrder]:
+        """The account's sales orders changed since `since` as they are now, for the stock's change
+        read (`engines.changes`), which comes later in the run than the lifecycle's and must also
+        see what changed in between (this run's own writes among them).
+
+        When the lifecycle listed from `since` or earlier, its listing is reused: its orders
+        changed since `since`, each replaced by its newer version where one was changed after it,
+        read by one more listing from the newest change it saw (inclusive; Katana stamps every
+        change, so a change made after that listing is stamped at or after its newest). That is
+        what a listing from `since` made now would answer, without reading a long history twice
+        (400 calls for 100,000 orders delivered since the last run). Else one listing from `since`."""
+        earlier = [k for k in self._changed_orders if k <= since]
+        if not earlier:
+            return self.katana.sales_orders.list(updated_after=since, include_deleted=True, slim=True)
+        listed = self._changed_orders[max(earlier)]
+        horizon = max((so.updated_at for so in listed if so.updated_at), default=None)
+        if horizon is None:        # nothing stamped seen: nothing to start the second listing from
+            return self.katana.sales_orders.list(updated_after=since, include_deleted=True, slim=True)
+        newer = {so.id: so for so in self.katana.sales_orders.iter(updated_after=max(horizon, since),
+                                                                   include_deleted=True, slim=True)}
+        kept = [so for so in listed if so.id not in newer and (so.updated_at is None or so.updated_at >= since)]
+        return kept + list(newer.values())
 
     def remember_variant(self, variant: Variant) -> None:
         """A variant this run created (`engines.products`): known by its SKU from now on."""
