@@ -306,3 +306,38 @@ def test_katana_listings_page_from_one_search_yet_see_every_change(katana):
     katana.set_stock("MUG", "Main Warehouse", 5)            # a movement added between two pages
     again = kget(katana, "/inventory_movements", limit=250).json()["data"]
     assert len(again) == len(moves) + 1 and again[1:] == moves
+
+
+def test_a_product_listing_walked_page_by_page_follows_every_change(store):
+    """The listing's matches are kept between pages (`ProductHandlers.list`) until a product changes:
+    a rename that moves it in a title sort, a stock change under a stock-status filter, a product
+    added or deleted between two pages all show on the next page as a fresh scan would. Each page
+    is asked right after the change (nothing in between refreshes the kept matches); the scan after."""
+    for i in range(12):
+        store.add_product(f"LIST-{i:02d}", f"Item {i:02d}", "5.00", stock=i % 3)
+
+    def page(n, **params):
+        return [p["sku"] for p in woo(store, "GET", "/products",
+                                      params={"per_page": 5, "page": n, "orderby": "title", "order": "asc",
+                                              **params})]
+
+    def whole(**params):
+        return [p["sku"] for p in woo(store, "GET", "/products", params={"per_page": 100, "orderby": "title",
+                                                                         "order": "asc", **params})]
+
+    def product_id(sku):
+        return store.product_by_sku(sku)["id"]
+
+    page(1)
+    woo(store, "PUT", f"/products/{product_id('LIST-11')}", json={"name": "Item 00a"})
+    assert page(1) == whole()[:5] and whole()[:3] == ["LIST-00", "LIST-11", "LIST-01"]
+    page(1)
+    store.add_product("LIST-AA", "Item 000", "5.00", stock=1)
+    assert page(1) == whole()[:5] and "LIST-AA" in whole()[:5]
+    page(1)
+    woo(store, "DELETE", f"/products/{product_id('LIST-AA')}", params={"force": "true"})
+    assert page(1) == whole()[:5] and "LIST-AA" not in whole()
+    before = page(1, stock_status="outofstock")
+    store.set_stock("LIST-01", 0)
+    after = page(1, stock_status="outofstock")
+    assert "LIST-01" not in before and after == whole(stock_status="outofstock")[:5] and "LIST-01" in after

@@ -26,7 +26,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ._woo_model import Product, StoreContext, WooError, dec, php_int, sanitize_title, to_bool
+from ._woo_model import (Product, StoreContext, WooError, dec, php_int, product_changed, sanitize_title,
+                         to_bool)
 
 PRODUCT_TYPES = ("simple", "grouped", "external", "variable")
 
@@ -47,12 +48,14 @@ class Catalog:
     # --- indexes -------------------------------------------------------------------------------
 
     def _add(self, product: Product) -> None:
+        product_changed()
         self.products[product.id] = product
         self._index(self._skus, product.sku.lower(), product.id)
         if product.type != "variation":
             self._index(self._slugs, product.slug, product.id)
 
     def _remove(self, product: Product) -> None:
+        product_changed()
         self.products.pop(product.id, None)
         self._unindex(self._skus, product.sku.lower(), product.id)
         self._unindex(self._slugs, product.slug, product.id)

@@ -149,6 +149,24 @@ class Product:
     meta_data: list[dict[str, Any]] = field(default_factory=list)
     trashed_from: str | None = None     # the status a trashed product had (`_wp_trash_meta_status`)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        product_changed()
+        object.__setattr__(self, name, value)
+
+
+# Counts every product field set (creation included) and every product added or removed: a product
+# listing's filtered and sorted matches are kept until it moves (`ProductHandlers.list`), so paging
+# through 100,000 products sorts them once, not once a page. One count for every store.
+_product_changes = [0]
+
+
+def product_changes() -> int:
+    return _product_changes[0]
+
+
+def product_changed() -> None:
+    _product_changes[0] += 1
+
 
 @dataclass
 class LineItem:

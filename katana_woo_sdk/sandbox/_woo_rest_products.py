@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ._woo_catalog import Catalog
 from ._woo_http import Call, item_filter, paginate, sort_items
 from ._woo_json import product_json, variation_json
-from ._woo_model import Product, StoreContext, WooError, dec
+from ._woo_model import Product, StoreContext, WooError, dec, product_changes
 from ._woo_params import (BATCH_BODY, ITEM_QUERY, PRODUCT_BODY, PRODUCT_DEFAULTS, PRODUCT_QUERY, VARIATION_BODY,
                           VARIATION_DEFAULTS, VARIATION_QUERY, validate)
 
@@ -55,9 +55,17 @@ def _sort_keys(catalog: Catalog) -> dict[str, Callable[[Product], Any]]:
             "price": lambda p: dec(catalog.price(p)), "popularity": lambda p: p.total_sales, "rating": lambda p: 0}
 
 
+# What only pages or renders a listing: the same matches serve every page of one walk (and what
+# is not a filter at all, such as OAuth1's nonce and signature, never counts).
+_PAGING = frozenset({"page", "per_page", "offset", "_fields", "context"})
+
+
 class ProductHandlers:
     def __init__(self, ctx: StoreContext, catalog: Catalog):
         self.ctx, self.catalog = ctx, catalog
+        # The last listing's matches, filtered and sorted, with what they were computed from: the
+        # query less its paging and rendering, and the product change count at the time.
+        self._listing: tuple[tuple[str, int], list[Product]] | None = None
 
     def routes(self) -> list[tuple[str, str, dict[str, Callable[[Call], tuple[int, Any]]]]]:
         update, vupdate = self.update, self.variation_update
@@ -88,7 +96,18 @@ class ProductHandlers:
             pool = [p for p in (cat.get(i) for i in dict.fromkeys(args["include"]))
                     if p is not None and p.type != "variation"]
         else:
-            pool = [p for p in cat.products.values() if p.type != "variation"]
+            key = (repr(sorted((k, v) for k, v in args.items() if k in PRODUCT_QUERY and k not in _PAGING)),
+                   product_changes())
+            if self._listing is not None and self._listing[0] == key:
+                items = self._listing[1]
+            else:
+                pool = [p for p in cat.products.values() if p.type != "variation"]
+                keep = self._filter(args)
+                items = sort_items([p for p in pool if keep(p)], args, _sort_keys(cat), date_tie_by_id=False)
+                self._listing = (key, items)
+            context = _context(args)
+            return paginate(call, args, items, lambda p: product_json(cat, p, call.base, context=context),
+                            f"{call.api}/products")
         keep = self._filter(args)
         items = sort_items([p for p in pool if keep(p)], args, _sort_keys(cat), date_tie_by_id=False)
         context = _context(args)
