@@ -113,7 +113,8 @@ def katana_changes(ctx: RunContext, since: datetime) -> KatanaChanges:
     found: dict[int, set[int]] = {}
     moves: list[int] = []
     newest: datetime | None = None
-    for movement in ctx.katana.inventory_movements.created_since(since):
+    # One at a time: only a digest of each is kept (100,000 deliveries are 100,000 movements).
+    for movement in ctx.katana.inventory_movements.iter_created_since(since):
         moves.append(movement.id)
         newest = _later(newest, movement.created_at)
         if movement.id not in old_moves:
