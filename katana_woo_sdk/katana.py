@@ -413,7 +413,9 @@ class SalesOrders(_Namespace):
         the caller has just read the SO.
         """
         location_id = int(location_id)
-        current = order if order is not None and order.id == int(sales_order_id) else self.get(sales_order_id)
+        # A slim order (a bulk listing's) has no `additional_info` to echo: the SO is read whole then.
+        given = order is not None and order.id == int(sales_order_id) and _whole(order)
+        current = order if given and order is not None else self.get(sales_order_id)
         if not current.is_open:
             raise SalesOrderNotOpenError(current)
         updated = current
@@ -439,6 +441,8 @@ class SalesOrders(_Namespace):
     def set_customer(self, order: SalesOrder, customer_id: int) -> SalesOrder:
         """Point an open SO at another customer (Katana allows it while NOT_SHIPPED or PENDING);
         `additional_info` is echoed, since Katana's PATCH may wipe it when omitted."""
+        if not _whole(order):   # a slim order (a bulk listing's) has no `additional_info` to echo
+            order = self.get(order.id)
         if not order.is_open:
             raise SalesOrderNotOpenError(order)
         body = {"customer_id": int(customer_id), "additional_info": order.raw.get("additional_info")}
@@ -446,6 +450,11 @@ class SalesOrders(_Namespace):
 
     def delete(self, sales_order_id: int) -> None:
         self._http.request("DELETE", f"/sales_orders/{int(sales_order_id)}")
+
+
+def _whole(order: SalesOrder) -> bool:
+    """Read with its payload: a PATCH can echo its `additional_info` (Katana may wipe it if omitted)."""
+    return "additional_info" in order.raw
 
 
 _ROW_FIELDS: dict[str, Callable[[Any], Any]] = {"location_id": int, "quantity": _number, "price_per_unit": _number, "tax_rate_id": int,

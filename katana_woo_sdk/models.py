@@ -295,8 +295,8 @@ class SalesOrder:
     def from_api(cls, p: Mapping[str, Any], *, slim: bool = False) -> "SalesOrder":
         """`slim`: without the payload, what a listing of a long order history keeps (a fifth of the
         memory): the fields above, the rows slim, and of `.raw` only `SLIM_RAW`'s keys that are set
-        (else the shared `EMPTY`). A slim order cannot be PATCHed (`additional_info` is not kept to
-        echo): `SalesOrders.set_customer` and `update_location` want a full one."""
+        (else the shared `EMPTY`). A slim order has no `additional_info` to echo in a PATCH:
+        `SalesOrders.set_customer` and `update_location` read such an order whole first."""
         ecommerce_id = p.get("ecommerce_order_id")
         status = str(p.get("status") or "")
         kind, store = p.get("ecommerce_order_type"), p.get("ecommerce_store_name")

@@ -348,6 +348,25 @@ def test_update_location_patches_so_echoing_additional_info_then_rows_left_behin
     assert [r[1] for r in fake.sent("PATCH")] == ["/sales_orders/7", "/sales_order_rows/70"]
 
 
+def test_a_slim_order_is_read_whole_before_a_patch_echoes_its_additional_info(katana, fake):
+    """A bulk listing's orders are slim (no `additional_info`): a PATCH built from one would send
+    None and Katana may wipe the note, so set_customer and update_location read the SO first."""
+    so = so_payload(7, location_id=1, sales_order_rows=[])
+    fake.on("GET", "/sales_orders/7", so)
+    fake.on("PATCH", "/sales_orders/7", lambda q, b: (200, {**so, **b}))
+    fake.list("/sales_order_rows", [])
+    slim = SalesOrder.from_api(so, slim=True)
+    katana.sales_orders.set_customer(slim, 42)
+    katana.sales_orders.update_location(7, 4, order=slim)
+    bodies = [body for *_, body in fake.sent("PATCH", "/sales_orders/7")]
+    assert bodies == [{"customer_id": 42, "additional_info": "keep me"},
+                      {"location_id": 4, "additional_info": "keep me"}]
+    assert len(fake.sent("GET", "/sales_orders/7")) == 2
+    whole = SalesOrder.from_api(so)
+    katana.sales_orders.set_customer(whole, 43)        # a whole order is not read again
+    assert len(fake.sent("GET", "/sales_orders/7")) == 2
+
+
 @pytest.mark.parametrize("status", ["DELIVERED", "PACKED", "PARTIALLY_DELIVERED"])
 def test_update_location_refuses_a_shipped_order_before_sending(katana, fake, status):
     fake.on("GET", "/sales_orders/7", so_payload(7, status=status))
